@@ -1,0 +1,61 @@
+"""Command-line interface: click only. Each command group lives in its own module; `main()`
+maps library errors to messages and exit codes (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import pymysql
+
+from sqlops.cli import config_cmd, schema_cmd  # noqa: F401  (registers the groups)
+from sqlops.cli.app import cli, is_nagios_plugin
+from sqlops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, NAGIOS_UNKNOWN, SqlopsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sqlops` console script; returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="sqlops", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("sqlops: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        ctx = getattr(exc, "ctx", None)
+        return NAGIOS_UNKNOWN if ctx is not None and is_nagios_plugin(ctx.command) else EXIT_USAGE
+    except SqlopsError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"sqlops: error: {exc}", err=True)
+        return exc.exit_code
+    except pymysql.MySQLError as exc:
+        if debug:
+            traceback.print_exc()
+        code, message = ((*tuple(exc.args), "", ""))[:2]
+        click.echo(f"sqlops: error: the server said ({code}) {message}", err=True)
+        click.echo("  fix: run again with --debug to see the statement and a traceback", err=True)
+        return EXIT_FAILED
+    except Exception as exc:  # the boundary: anything else is a bug, reported briefly
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(
+                f"sqlops: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+                err=True,
+            )
+        return EXIT_FAILED
+    return int(result or 0)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

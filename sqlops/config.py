@@ -1,0 +1,516 @@
+"""Configuration: frozen dataclasses filled from layered sources, with provenance.
+
+Precedence, highest first (DESIGN.md §3): command-line flags > ``SQLOPS_*`` environment >
+the standard ``MYSQL_HOST`` / ``MYSQL_TCP_PORT`` / ``MYSQL_USER`` / ``MYSQL_PWD`` /
+``MYSQL_UNIX_PORT`` variables > the TOML file > a my.cnf-style option file > defaults.
+
+Every resolved value remembers where it came from so ``sqlops config show`` can say so, and a
+wrong key or type in the TOML file is an error naming the file, the key and its line.
+
+Sections are plain dataclasses; a field whose type is a dataclass is a TOML table, and a
+``dict[str, SomeDataclass]`` field is a table of named tables (``[partitions.access_log]``).
+Other areas of sqlops add their sections to :class:`Config` below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlops.errors import ConfigError
+from sqlops.mycnf import read_option_file
+
+DEFAULT_CONFIG_PATH = Path("/etc/sqlops/sqlops.toml")
+SECRET = {"secret": True}
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    # Verify the server certificate (against `ca`) and its host name. Only used when TLS is on,
+    # i.e. when `ca` (or cert/key) is set.
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    host: str = "localhost"
+    port: int = 3306
+    user: str | None = None
+    password: str | None = field(default=None, metadata=SECRET)
+    database: str = "squid"
+    unix_socket: str | None = None
+    option_file: str | None = None
+    option_group: str = "client"
+    # Pinned session time zone: it decides which day (and month partition) a row belongs to.
+    time_zone: str = "+00:00"
+    connect_timeout: int = 10
+    read_timeout: int = 3600
+    write_timeout: int = 3600
+    # Maintenance sessions wait at most this long for a metadata lock, then retry, so the
+    # logging daemon never queues behind a blocked ALTER (MariaDB's default is 86400 s).
+    lock_wait_timeout: int = 5
+    tls: TlsConfig = field(default_factory=TlsConfig)
+
+
+@dataclass(frozen=True)
+class SchemaConfig:
+    # The Squid log table sqlops writes and maintains.
+    table: str = "access_log"
+    # Fill date_day with a BEFORE INSERT trigger, for writers other than sqlops
+    # (Squid's log_db_daemon, scripts). `schema upgrade` always installs it.
+    date_day_trigger: bool = False
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    schema: SchemaConfig = field(default_factory=SchemaConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from, shown by `sqlops config show`."""
+
+    kind: Literal["default", "option-file", "file", "mysql-env", "env", "flag"]
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if not self.detail else f"{self.kind} {self.detail}"
+
+
+DEFAULT = Origin("default")
+_RANK = {"default": 0, "option-file": 1, "file": 2, "mysql-env": 3, "env": 4, "flag": 5}
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    path: Path | None
+    sources: Mapping[str, Origin]
+
+    def source_of(self, dotted: str) -> Origin:
+        return self.sources.get(dotted, DEFAULT)
+
+
+# --------------------------------------------------------------------------------------------
+# DSN
+
+
+_DSN_SCHEMES = {"mysql", "mysql+pymysql", "mariadb", "mariadb+pymysql"}
+_DSN_QUERY_KEYS = {
+    "unix_socket": "unix_socket",
+    "ssl_ca": "tls.ca",
+    "ssl_cert": "tls.cert",
+    "ssl_key": "tls.key",
+    "ssl_verify": "tls.verify",
+    "time_zone": "time_zone",
+}
+
+
+def parse_dsn(dsn: str) -> dict[str, Any]:
+    """Split ``mysql://user[:password]@host[:port]/database?unix_socket=...`` into
+    `database.*` keys (dotted, relative to [database]). Only the parts present are returned.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(dsn)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"cannot parse DSN {mask_dsn(dsn)!r}",
+            why=str(exc),
+            fix="write it as mysql://user@host:3306/database (add ?unix_socket=/path for a socket)",
+        ) from None
+    if url.drivername not in _DSN_SCHEMES:
+        raise ConfigError(
+            f"DSN scheme {url.drivername!r} is not a MySQL/MariaDB URL",
+            fix="start the DSN with mysql:// (or mysql+pymysql://)",
+        )
+    out: dict[str, Any] = {}
+    if url.host:
+        out["host"] = url.host
+    if url.port:
+        out["port"] = url.port
+    if url.username:
+        out["user"] = url.username
+    if url.password is not None:
+        out["password"] = url.password
+    if url.database:
+        out["database"] = url.database
+    for key, value in url.query.items():
+        if key not in _DSN_QUERY_KEYS:
+            raise ConfigError(
+                f"unknown DSN parameter {key!r}",
+                fix=f"use one of: {', '.join(sorted(_DSN_QUERY_KEYS))}",
+            )
+        out[_DSN_QUERY_KEYS[key]] = value if isinstance(value, str) else value[-1]
+    return out
+
+
+def dsn_has_password(dsn: str) -> bool:
+    try:
+        return "password" in parse_dsn(dsn)
+    except ConfigError:
+        return False
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced, safe for logs and error messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", dsn)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dsn: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Resolve the effective configuration.
+
+    `path` is ``--config`` (an error if it does not exist); without it ``SQLOPS_CONFIG`` and
+    then ``/etc/sqlops/sqlops.toml`` are used when present. `dsn` is ``--dsn`` and `overrides`
+    are other flags as dotted keys (``{"schema.table": "log2"}``).
+    """
+    env = os.environ if env is None else env
+    layers: dict[str, tuple[Any, Origin]] = {}
+
+    def put(dotted: str, value: Any, origin: Origin) -> None:
+        old = layers.get(dotted)
+        if old is None or _RANK[origin.kind] >= _RANK[old[1].kind]:
+            layers[dotted] = (value, origin)
+
+    config_path = _choose_path(path, env)
+    text = ""
+    if config_path is not None:
+        text = _read_text(config_path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{config_path}: not valid TOML",
+                why=str(exc),
+                fix="correct the syntax at the line shown (strings need quotes)",
+            ) from None
+        locate = _Locator(config_path, text)
+        if "database" in data and isinstance(data["database"], dict) and "dsn" in data["database"]:
+            db = dict(data["database"])
+            dsn_value = db.pop("dsn")
+            if not isinstance(dsn_value, str):
+                raise locate.error("database.dsn", "must be a string")
+            for key, value in parse_dsn(dsn_value).items():
+                put(f"database.{key}", value, Origin("file", f"{config_path}:{locate.line('database.dsn')}"))
+            data = {**data, "database": db}
+        for dotted, value in _flatten(data):
+            put(dotted, value, Origin("file", f"{config_path}:{locate.line(dotted)}"))
+    else:
+        locate = None
+
+    for dotted, value, origin in _mysql_env(env):
+        put(dotted, value, origin)
+    for dotted, value, origin in _sqlops_env(env):
+        put(dotted, value, origin)
+    if dsn:
+        for key, value in parse_dsn(dsn).items():
+            put(f"database.{key}", value, Origin("flag", "--dsn"))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            put(dotted, value, Origin("flag", f"--{dotted.rsplit('.', 1)[-1].replace('_', '-')}"))
+
+    # The option file is the lowest layer but its path is itself configurable.
+    option_file = layers.get("database.option_file", (None, DEFAULT))[0]
+    group = layers.get("database.option_group", ("client", DEFAULT))[0]
+    implicit = option_file is None
+    if implicit:
+        option_file = str(Path(env.get("HOME", "~")).expanduser() / ".my.cnf")
+    if option_file and (not implicit or Path(option_file).is_file()):
+        for key, value in read_option_file(Path(option_file).expanduser(), str(group)).items():
+            put(f"database.{key}", value, Origin("option-file", f"{option_file} [{group}]"))
+
+    sources: dict[str, Origin] = {}
+    config = _build(Config, "", {k: v for k, v in layers.items()}, sources, locate)
+    return LoadedConfig(config=config, path=config_path, sources=sources)
+
+
+def _choose_path(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(
+                f"config file {p} does not exist",
+                fix="pass an existing file to --config, or copy configs/sqlops.example.toml there",
+            )
+        return p
+    if env.get("SQLOPS_CONFIG"):
+        p = Path(env["SQLOPS_CONFIG"])
+        if not p.is_file():
+            raise ConfigError(f"SQLOPS_CONFIG names {p}, which does not exist")
+        return p
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}", why=str(exc)) from None
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Dotted keys for every leaf; named tables (`partitions.access_log.x`) flatten too and the
+    builder recovers the names from the keys."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.extend(_flatten(value, dotted + "."))
+        else:
+            out.append((dotted, value))
+    return out
+
+
+_MYSQL_ENV = {
+    "MYSQL_HOST": "database.host",
+    "MYSQL_TCP_PORT": "database.port",
+    "MYSQL_USER": "database.user",
+    "MYSQL_PWD": "database.password",
+    "MYSQL_UNIX_PORT": "database.unix_socket",
+}
+
+
+def _mysql_env(env: Mapping[str, str]) -> list[tuple[str, Any, Origin]]:
+    return [
+        (dotted, env[name], Origin("mysql-env", name)) for name, dotted in _MYSQL_ENV.items() if env.get(name)
+    ]
+
+
+def env_name(dotted: str) -> str:
+    return "SQLOPS_" + dotted.upper().replace(".", "_")
+
+
+def _sqlops_env(env: Mapping[str, str]) -> list[tuple[str, Any, Origin]]:
+    out: list[tuple[str, Any, Origin]] = []
+    if env.get("SQLOPS_DSN"):
+        out.extend(
+            (f"database.{k}", v, Origin("env", "SQLOPS_DSN")) for k, v in parse_dsn(env["SQLOPS_DSN"]).items()
+        )
+    for dotted in scalar_keys(Config):
+        name = env_name(dotted)
+        if name in env:
+            out.append((dotted, env[name], Origin("env", name)))
+    return out
+
+
+def scalar_keys(cls: type, prefix: str = "") -> list[str]:
+    """Dotted names of every scalar key reachable without a dict-of-sections level."""
+    out: list[str] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out.extend(scalar_keys(tp, f"{prefix}{f.name}."))  # type: ignore[arg-type]
+        elif typing.get_origin(tp) is dict:
+            continue
+        else:
+            out.append(f"{prefix}{f.name}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Validation and construction
+
+
+class _Locator:
+    """Finds the line of a dotted key in the TOML text, for error messages."""
+
+    _header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _assign = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line(self, dotted: str) -> int:
+        table = ""
+        for number, raw in enumerate(self.lines, start=1):
+            header = self._header.match(raw)
+            if header:
+                table = header.group(1).replace('"', "").replace("'", "").replace(" ", "")
+                if table == dotted:
+                    return number
+                continue
+            assign = self._assign.match(raw)
+            if assign:
+                key = assign.group(1).replace('"', "").replace("'", "").replace(" ", "")
+                full = f"{table}.{key}" if table else key
+                if full == dotted or dotted.startswith(full + "."):
+                    return number
+        return 0
+
+    def error(self, dotted: str, problem: str, fix: str | None = None) -> ConfigError:
+        line = self.line(dotted)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: key {dotted!r} {problem}", fix=fix)
+
+
+def _build(
+    cls: type,
+    prefix: str,
+    layers: Mapping[str, tuple[Any, Origin]],
+    sources: dict[str, Origin],
+    locate: _Locator | None,
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    # Unknown keys at this level.
+    for dotted, (_, origin) in layers.items():
+        if not dotted.startswith(prefix):
+            continue
+        head = dotted[len(prefix) :].split(".", 1)[0]
+        if head not in known:
+            _fail(dotted, f"is not a known setting (known here: {', '.join(sorted(known))})", origin, locate)
+
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        dotted = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _build(tp, dotted + ".", layers, sources, locate)  # type: ignore[arg-type]
+            continue
+        if typing.get_origin(tp) is dict:
+            item_type = typing.get_args(tp)[1]
+            names = sorted(
+                {k[len(dotted) + 1 :].split(".", 1)[0] for k in layers if k.startswith(dotted + ".")}
+            )
+            kwargs[f.name] = {
+                name: _build(item_type, f"{dotted}.{name}.", layers, sources, locate) for name in names
+            }
+            continue
+        if dotted in layers:
+            value, origin = layers[dotted]
+            kwargs[f.name] = _coerce(value, tp, dotted, origin, locate)
+            sources[dotted] = origin
+        else:
+            sources[dotted] = DEFAULT
+    return cls(**kwargs)
+
+
+def _fail(dotted: str, problem: str, origin: Origin, locate: _Locator | None) -> typing.NoReturn:
+    if origin.kind == "file" and locate is not None:
+        raise locate.error(dotted, problem)
+    raise ConfigError(f"{origin}: setting {dotted!r} {problem}")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(value: Any, tp: Any, dotted: str, origin: Origin, locate: _Locator | None) -> Any:
+    """Check `value` against the annotation `tp`. Environment values arrive as strings and are
+    converted; TOML values must already have the right type."""
+    from_text = origin.kind in {"env", "mysql-env", "option-file", "flag"} and isinstance(value, str)
+    origin_type = typing.get_origin(tp)
+    args = typing.get_args(tp)
+
+    if origin_type in (types.UnionType, typing.Union):
+        non_none = [a for a in args if a is not type(None)]
+        if value is None or (from_text and value == "" and type(None) in args):
+            return None
+        return _coerce(value, non_none[0], dotted, origin, locate)
+    if origin_type is Literal:
+        if value not in args:
+            _fail(dotted, f"must be one of {', '.join(map(repr, args))}, not {value!r}", origin, locate)
+        return value
+    if origin_type in (list, tuple):
+        item = args[0]
+        if from_text:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            _fail(dotted, f"must be a list, not {type(value).__name__}", origin, locate)
+        items = [_coerce(v, item, dotted, origin, locate) for v in value]
+        return tuple(items) if origin_type is tuple else items
+    if tp is bool:
+        if from_text:
+            low = value.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+        if isinstance(value, bool):
+            return value
+        _fail(dotted, f"must be true or false, not {value!r}", origin, locate)
+    if tp is int:
+        if from_text:
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        _fail(dotted, f"must be an integer, not {value!r}", origin, locate)
+    if tp is float:
+        if from_text:
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        _fail(dotted, f"must be a number, not {value!r}", origin, locate)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        _fail(dotted, f"must be a string, not {type(value).__name__} {value!r}", origin, locate)
+    raise TypeError(f"unsupported config type {tp!r} for {dotted}")  # a bug in a section class
+
+
+def effective_items(loaded: LoadedConfig) -> list[tuple[str, Any, Origin]]:
+    """(dotted key, value, origin) for every setting, secrets masked; for `config show`."""
+    out: list[tuple[str, Any, Origin]] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            dotted = f"{prefix}{f.name}"
+            if dataclasses.is_dataclass(value):
+                walk(value, dotted + ".")
+            elif isinstance(value, dict):
+                for name, section in sorted(value.items()):
+                    walk(section, f"{dotted}.{name}.")
+            else:
+                if f.metadata.get("secret") and value is not None:
+                    value = "********"
+                out.append((dotted, value, loaded.source_of(dotted)))
+
+    walk(loaded.config, "")
+    return out

@@ -1,0 +1,40 @@
+"""`schema init`: create the log table and sqlops' state tables that do not exist yet."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlops.db import Flavour
+from sqlops.plan import Plan, Statement
+from sqlops.schema.definitions import access_log_def, state_defs
+from sqlops.schema.triggers import date_day_trigger
+
+
+def plan_init(
+    table: str,
+    *,
+    database: str,
+    existing: Collection[str] | None,
+    flavour: Flavour | None,
+    date_day_trigger_on: bool,
+    time_zone: str,
+) -> Plan:
+    """The CREATE statements for what is missing. `existing` is None when there is no server
+    to ask (``--dry-run`` alone): then every table is in the plan (all use IF NOT EXISTS)."""
+    statements: list[Statement] = []
+    notes: list[str] = []
+    log_table = access_log_def(table)
+    for definition, reason in [
+        (log_table, "the Squid access log table"),
+        *[(d, "sqlops state table") for d in state_defs()],
+    ]:
+        if existing is not None and definition.name in existing:
+            if definition.name == table:
+                notes.append(f"{table} exists already: `sqlops schema status` shows how it differs")
+            continue
+        statements.append(Statement(definition.create_sql.rstrip(";"), f"create {definition.name}: {reason}"))
+    if date_day_trigger_on and (existing is None or table not in existing):
+        statements.extend(date_day_trigger(table, time_zone, flavour))
+    if flavour is None and existing is None:
+        notes.append("valid on MariaDB 10.6+ and MySQL 8.0+ (no --flavour given)")
+    return Plan("schema-init", f"{database}.{table}", tuple(statements), tuple(notes))

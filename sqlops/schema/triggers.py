@@ -1,0 +1,39 @@
+"""The optional BEFORE INSERT trigger that fills `date_day` for writers other than sqlops.
+
+Squid's own log_db_daemon and ad-hoc scripts insert rows without `date_day`; the trigger
+computes it from `time_since_epoch` in the configured zone with an expression that does not
+depend on the inserting session's own time zone (DESIGN.md §4), and falls back to the day of
+the insert when the epoch is NULL, so an insert never fails because of it.
+"""
+
+from __future__ import annotations
+
+from sqlops.db import Flavour, quote_ident
+from sqlops.plan import Statement
+from sqlops.timezones import date_day_sql
+
+
+def date_day_trigger_name(table: str) -> str:
+    name = f"{table}_sqlops_date_day"
+    return name if len(name) <= 64 else f"{table[:40]}_sqlops_date_day"
+
+
+def date_day_expression(epoch_column: str, zone: str) -> str:
+    """`date_day` of a row from its epoch column, or the current day when it is NULL."""
+    return f"COALESCE({date_day_sql(epoch_column, zone)}, {date_day_sql('UNIX_TIMESTAMP()', zone)})"
+
+
+def date_day_trigger(table: str, zone: str, flavour: Flavour | None) -> list[Statement]:
+    """Statements that (re)create the trigger. Without a flavour, the form both servers run."""
+    name = quote_ident(date_day_trigger_name(table))
+    body = (
+        f"BEFORE INSERT ON {quote_ident(table)} FOR EACH ROW "
+        f"SET NEW.date_day = COALESCE(NEW.date_day, {date_day_expression('NEW.time_since_epoch', zone)})"
+    )
+    reason = f"fill {table}.date_day for writers that do not send it (time zone {zone})"
+    if flavour == "mariadb":
+        return [Statement(f"CREATE OR REPLACE TRIGGER {name} {body}", reason)]
+    return [
+        Statement(f"DROP TRIGGER IF EXISTS {name}", "replace the date_day trigger if it exists"),
+        Statement(f"CREATE TRIGGER {name} {body}", reason),
+    ]
