@@ -20,7 +20,7 @@ def format_option(func: F) -> F:
         type=click.Choice(["text", "json"]),
         default="text",
         show_default=True,
-        help="Output format (the JSON schema is documented in docs/json.md).",
+        help="Output format; JSON fields are documented in README (JSON output).",
     )(func)
 
 
