@@ -35,3 +35,53 @@ CREATE TABLE IF NOT EXISTS sqlops_online_copy (
   updated_at    DATETIME(3) NOT NULL COMMENT 'UTC',
   PRIMARY KEY (table_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops online copy progress';
+
+-- sqlops-logfile-daemon: how far each journal (one per daemon process, in the spool folder of
+-- the machine named in `host`) has been written into its table. The daemon moves `position`
+-- in the same transaction as the rows, so a restarted daemon replays exactly the rest.
+CREATE TABLE IF NOT EXISTS sqlops_ingest_checkpoint (
+  stream            VARCHAR(128) NOT NULL COMMENT 'journal id (j-...)',
+  target_table      VARCHAR(64) NOT NULL,
+  host              VARCHAR(255) NULL COMMENT 'machine whose spool holds the journal',
+  spool_path        VARCHAR(1024) NULL,
+  position          BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'journal bytes accounted for',
+  rows_written      BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  lines_quarantined BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  created_at        DATETIME(3) NOT NULL COMMENT 'UTC',
+  updated_at        DATETIME(3) NOT NULL COMMENT 'UTC',
+  PRIMARY KEY (stream)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops ingest: daemon journal checkpoints';
+
+-- `sqlops ingest load`: one row per log file and table. A file is recognised by the SHA-256
+-- of its first bytes (decompressed), so a renamed, rotated or gzipped copy is the same file
+-- and a file that grew since the last run resumes at `position`.
+CREATE TABLE IF NOT EXISTS sqlops_ingest_load (
+  id                BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  target_table      VARCHAR(64) NOT NULL,
+  head_len          INT UNSIGNED NOT NULL COMMENT 'bytes hashed',
+  head_sha256       CHAR(64) NOT NULL,
+  path              VARCHAR(1024) NOT NULL COMMENT 'file name at the last run',
+  position          BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'bytes of the (decompressed) file loaded',
+  rows_written      BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  lines_quarantined BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  complete          TINYINT UNSIGNED NOT NULL DEFAULT 0 COMMENT '1 when the last run reached the end',
+  started_at        DATETIME(3) NOT NULL COMMENT 'UTC',
+  updated_at        DATETIME(3) NOT NULL COMMENT 'UTC',
+  PRIMARY KEY (id),
+  UNIQUE KEY uk_file (target_table, head_len, head_sha256)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops ingest: backfill progress';
+
+-- Lines the daemon or `ingest load` could not store, with the exact bytes and the reason
+-- (no format match, a value too long for its column, a row the server rejected).
+CREATE TABLE IF NOT EXISTS sqlops_ingest_quarantine (
+  id            BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  stream        VARCHAR(128) NOT NULL COMMENT 'journal id, or load:<sqlops_ingest_load.id>',
+  position      BIGINT UNSIGNED NOT NULL COMMENT 'byte offset of the line in its source',
+  target_table  VARCHAR(64) NOT NULL,
+  reason        VARCHAR(1024) NOT NULL,
+  raw_line      MEDIUMBLOB NOT NULL,
+  created_at    DATETIME(3) NOT NULL COMMENT 'UTC',
+  PRIMARY KEY (id),
+  KEY idx_created (created_at),
+  KEY idx_stream (stream, position)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops ingest: lines that could not be stored';

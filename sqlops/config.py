@@ -82,10 +82,51 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class IngestConfig:
+    """[ingest]: sqlops-logfile-daemon and `sqlops ingest load` (README, Squid logging)."""
+
+    # Log format: squid, squid_mysql, common, combined, or a logformat spec as in squid.conf.
+    format: str = "squid"
+    # Journal folder; the daemon (Squid's cache_effective_user, usually proxy) must own it.
+    spool_dir: str = "/var/spool/sqlops"
+    # A batch is written when it has this many lines or its oldest line is this old.
+    batch_rows: int = 10000
+    batch_seconds: float = 1.0
+    # auto: LOAD DATA LOCAL INFILE when the server allows it, else multi-row INSERT.
+    method: Literal["auto", "load-data", "insert"] = "auto"
+    segment_mb: int = 64
+    # Past this journal size the daemon warns (stderr, `ingest status`) but keeps journaling.
+    spool_max_mb: int = 2048
+    # Below this much free space on the journal's filesystem the daemon stops reading stdin.
+    spool_reserve_mb: int = 256
+    # fsync the journal at most this often (0 = leave it to the kernel).
+    fsync_seconds: float = 1.0
+    # Reconnect backoff cap, and how long SIGTERM/EOF may spend draining before exiting.
+    retry_max_seconds: float = 10.0
+    shutdown_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """[targets.NAME]: what `access_log daemon:NAME` writes to; unset keys come from
+    [database], [schema] and [ingest]."""
+
+    dsn: str | None = None
+    option_file: str | None = None
+    password: str | None = field(default=None, metadata=SECRET)
+    database: str | None = None
+    table: str | None = None
+    format: str | None = None
+    spool_dir: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schema: SchemaConfig = field(default_factory=SchemaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,370 @@
+"""Parsed log lines → rows of the live log table, checked against its column types.
+
+:class:`RowEncoder` takes the canonical values of :mod:`sqlops.squid.logformat` and produces one
+row in either of two wire forms: a ``LOAD DATA`` line (tab-separated, ``\\N`` for NULL) or a
+``VALUES`` tuple for a multi-row INSERT. Values are checked against the *live* table (read
+from ``information_schema``), so a value the server would truncate or reject (``LOAD DATA
+LOCAL`` turns such errors into warnings) is caught here and the line goes to quarantine with
+the reason instead.
+
+URLs are bytes: ``http_url`` gets the text with invalid UTF-8 bytes as ``\\xNN``
+(backslashreplace) and ``http_url_raw`` the exact bytes only when they differ
+(see ``sql/access_log.sql``). ``date_day`` is the request's day in the configured zone,
+computed with :func:`sqlops.timezones.local_date_of_epoch`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlops.squid.logformat import CANONICAL, LineError, LogFormat
+from sqlops.timezones import local_date_of_epoch
+
+Mode = Literal["tsv", "sql"]
+
+# Output order: canonical columns with the raw URL next to the URL, then the day.
+OUTPUT_ORDER: tuple[str, ...] = (*CANONICAL[:8], "http_url_raw", *CANONICAL[8:], "date_day")
+
+_INT_RANGES = {
+    "tinyint": 8,
+    "smallint": 16,
+    "mediumint": 24,
+    "int": 32,
+    "integer": 32,
+    "bigint": 64,
+}
+_TEXT_BYTES = {"tinytext": 255, "text": 65535, "mediumtext": 16777215, "longtext": 4294967295}
+_BLOB_BYTES = {
+    "tinyblob": 255,
+    "blob": 65535,
+    "mediumblob": 16777215,
+    "longblob": 4294967295,
+    "varbinary": None,
+    "binary": None,
+}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What a live column accepts, from information_schema.COLUMNS."""
+
+    name: str
+    kind: Literal["int", "decimal", "text", "binary", "date", "other"]
+    nullable: bool = True
+    max_chars: int | None = None  # char/varchar
+    max_bytes: int | None = None  # text/blob types
+    int_min: int = 0
+    int_max: int = 0
+    int_digits: int = 0  # decimal: digits before the point
+    frac_digits: int = 0  # decimal: digits after the point
+
+    @classmethod
+    def from_information_schema(
+        cls,
+        name: str,
+        data_type: str,
+        column_type: str,
+        char_length: int | None,
+        precision: int | None,
+        scale: int | None,
+        nullable: bool,
+    ) -> ColumnSpec:
+        data_type = data_type.lower()
+        if data_type in _INT_RANGES:
+            bits = _INT_RANGES[data_type]
+            if "unsigned" in column_type.lower():
+                return cls(name, "int", nullable, int_min=0, int_max=2**bits - 1)
+            return cls(name, "int", nullable, int_min=-(2 ** (bits - 1)), int_max=2 ** (bits - 1) - 1)
+        if data_type == "decimal":
+            p, s = int(precision or 10), int(scale or 0)
+            return cls(name, "decimal", nullable, int_digits=p - s, frac_digits=s)
+        if data_type in ("char", "varchar"):
+            return cls(name, "text", nullable, max_chars=int(char_length or 0))
+        if data_type in _TEXT_BYTES:
+            return cls(name, "text", nullable, max_bytes=_TEXT_BYTES[data_type])
+        if data_type in _BLOB_BYTES:
+            limit = _BLOB_BYTES[data_type]
+            return cls(name, "binary", nullable, max_bytes=limit if limit is not None else char_length)
+        if data_type == "date":
+            return cls(name, "date", nullable)
+        return cls(name, "other", nullable)
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping for the two wire forms
+
+
+_TSV_NULL = b"\\N"
+_SQL_NULL = b"NULL"
+_SQL_SPECIAL = re.compile(rb"[\\'\x00\n\r\x1a]")
+_SQL_ESCAPES = {
+    b"\\": b"\\\\",
+    b"'": b"\\'",
+    b"\x00": b"\\0",
+    b"\n": b"\\n",
+    b"\r": b"\\r",
+    b"\x1a": b"\\Z",
+}
+
+
+def tsv_escape(value: bytes) -> bytes:
+    """Escape a field for ``LOAD DATA ... FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'``."""
+    if b"\\" in value:
+        value = value.replace(b"\\", b"\\\\")
+    if b"\t" in value:
+        value = value.replace(b"\t", b"\\t")
+    if b"\n" in value:
+        value = value.replace(b"\n", b"\\n")
+    return value
+
+
+def tsv_unescape(field: bytes) -> bytes | None:
+    """Inverse of :func:`tsv_escape` (None for ``\\N``)."""
+    if field == _TSV_NULL:
+        return None
+    if b"\\" not in field:
+        return field
+    out = bytearray()
+    i = 0
+    while i < len(field):
+        ch = field[i]
+        if ch == 0x5C and i + 1 < len(field):
+            nxt = field[i + 1 : i + 2]
+            out += {b"t": b"\t", b"n": b"\n", b"0": b"\x00", b"N": b"N"}.get(nxt, nxt)
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return bytes(out)
+
+
+def sql_literal(value: bytes) -> bytes:
+    """A quoted string literal (the sessions run without NO_BACKSLASH_ESCAPES)."""
+    if _SQL_SPECIAL.search(value):
+        value = _SQL_SPECIAL.sub(lambda m: _SQL_ESCAPES[m.group()], value)
+    return b"'" + value + b"'"
+
+
+def sql_hex(value: bytes) -> bytes:
+    return b"X'" + value.hex().encode() + b"'"
+
+
+# --------------------------------------------------------------------------------------------
+# The encoder
+
+
+class DayCache:
+    """`local_date_of_epoch` for whole seconds, remembered (log times repeat and cluster)."""
+
+    def __init__(self, zone: str) -> None:
+        self.zone = zone
+        self._days: dict[int, bytes] = {}
+
+    def day(self, seconds: int) -> bytes:
+        day = self._days.get(seconds)
+        if day is None:
+            if len(self._days) > 200_000:
+                self._days.clear()
+            day = local_date_of_epoch(seconds, self.zone).isoformat().encode()
+            self._days[seconds] = day
+        return day
+
+    def today(self) -> bytes:
+        return self.day(int(time.time()))
+
+
+Field = Callable[[bytes | None], bytes]
+
+
+class RowEncoder:
+    """Encode canonical values into one row of the live table, or raise LineError."""
+
+    def __init__(self, fmt: LogFormat, columns: Mapping[str, ColumnSpec], zone: str, mode: Mode) -> None:
+        self.format = fmt
+        self.mode = mode
+        self.days = DayCache(zone)
+        self.null = _TSV_NULL if mode == "tsv" else _SQL_NULL
+        filled = set(fmt.columns)
+        self.missing = tuple(c for c in fmt.columns if c not in columns)
+        self.unfilled = tuple(c for c in columns if c not in OUTPUT_ORDER)
+        out: list[str] = []
+        for name in OUTPUT_ORDER:
+            if name not in columns:
+                continue
+            if name == "http_url_raw" and "http_url" in filled and "http_url" in columns:
+                out.append(name)
+            elif name == "date_day" or name in filled:
+                out.append(name)
+        self.columns: tuple[str, ...] = tuple(out)
+        self._specs = dict(columns)
+        self._raw_url = "http_url_raw" in self.columns
+        self._sep = b"\t" if mode == "tsv" else b","
+        steps: list[Callable[[tuple[bytes | None, ...]], bytes]] = []
+        for name in self.columns:
+            if name == "http_url_raw":
+                continue  # emitted together with http_url
+            index = CANONICAL.index(name) if name in CANONICAL else CANONICAL.index("time_since_epoch")
+            if name == "http_url":
+                steps.append(self._url_step(index, self._field(columns[name])))
+            elif name == "date_day":
+                steps.append(self._day_step(index))
+            else:
+                steps.append(self._value_step(index, self._field(columns[name])))
+        self._steps = tuple(steps)
+
+    # -- public
+
+    def encode(self, values: tuple[bytes | None, ...]) -> bytes:
+        row = self._sep.join([step(values) for step in self._steps])
+        return row if self.mode == "tsv" else b"(" + row + b")"
+
+    # -- steps (one per output column)
+
+    @staticmethod
+    def _value_step(index: int, field: Field) -> Callable[[tuple[bytes | None, ...]], bytes]:
+        def step(values: tuple[bytes | None, ...]) -> bytes:
+            return field(values[index])
+
+        return step
+
+    def _day_step(self, index: int) -> Callable[[tuple[bytes | None, ...]], bytes]:
+        days = self.days
+        tsv = self.mode == "tsv"
+
+        def step(values: tuple[bytes | None, ...]) -> bytes:
+            epoch = values[index]
+            if epoch is None:
+                day = days.today()
+            else:
+                dot = epoch.find(b".")
+                day = days.day(int(epoch if dot < 0 else epoch[:dot]))
+            return day if tsv else b"'" + day + b"'"
+
+        return step
+
+    def _url_step(self, index: int, field: Field) -> Callable[[tuple[bytes | None, ...]], bytes]:
+        null, sep, with_raw, tsv = self.null, self._sep, self._raw_url, self.mode == "tsv"
+        raw_spec = self._specs.get("http_url_raw")
+        raw_limit = raw_spec.max_bytes if raw_spec is not None else None
+
+        def step(values: tuple[bytes | None, ...]) -> bytes:
+            url = values[index]
+            if url is None:
+                return null + sep + null if with_raw else null
+            raw = None
+            if not url.isascii():
+                try:
+                    url.decode("utf-8")
+                except UnicodeDecodeError:
+                    raw = url
+                    url = url.decode("utf-8", "backslashreplace").encode("utf-8")
+            text = field(url)
+            if not with_raw:
+                return text
+            if raw is None:
+                return text + sep + null
+            if raw_limit is not None and len(raw) > raw_limit:
+                raise LineError(f"http_url_raw: {len(raw)} bytes, the column holds {raw_limit}")
+            return text + sep + (tsv_escape(raw) if tsv else sql_hex(raw))
+
+        return step
+
+    # -- columns
+
+    def _field(self, spec: ColumnSpec) -> Field:
+        quote = self._quote
+        null = self.null
+        name = spec.name
+
+        if spec.kind == "int":
+            low, high = spec.int_min, spec.int_max
+
+            def integer(value: bytes | None) -> bytes:
+                if value is None:
+                    return null
+                digits = value[1:] if value[:1] == b"-" else value
+                if not digits.isdigit():
+                    raise LineError(f"{name}: {value[:40]!r} is not an integer")
+                if len(digits) > 9 or value[:1] == b"-":
+                    number = int(value)
+                    if not low <= number <= high:
+                        raise LineError(f"{name}: {number} is outside the column's range {low}..{high}")
+                return value
+
+            return integer
+
+        if spec.kind == "decimal":
+            int_digits, frac_digits = spec.int_digits, spec.frac_digits
+
+            def decimal(value: bytes | None) -> bytes:
+                if value is None:
+                    return null
+                whole, _, frac = value.partition(b".")
+                sign = whole[:1] == b"-"
+                whole = whole[1:] if sign else whole
+                if not whole.isdigit() or (frac and not frac.isdigit()):
+                    raise LineError(f"{name}: {value[:40]!r} is not a number")
+                if len(whole.lstrip(b"0")) > int_digits or len(frac) > frac_digits:
+                    raise LineError(
+                        f"{name}: {value[:40]!r} does not fit DECIMAL({int_digits + frac_digits},{frac_digits})"
+                    )
+                return value
+
+            return decimal
+
+        if spec.kind == "text":
+            max_chars, max_bytes = spec.max_chars, spec.max_bytes
+
+            def text(value: bytes | None) -> bytes:
+                if value is None:
+                    return null
+                chars = None
+                if not value.isascii():
+                    try:
+                        chars = len(value.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        value = value.decode("utf-8", "backslashreplace").encode("utf-8")
+                        chars = len(value.decode("utf-8"))
+                if max_chars is not None and len(value) > max_chars:
+                    count = chars if chars is not None else len(value)
+                    if count > max_chars:
+                        raise LineError(f"{name}: {count} characters, the column holds {max_chars}")
+                if max_bytes is not None and len(value) > max_bytes:
+                    raise LineError(f"{name}: {len(value)} bytes, the column holds {max_bytes}")
+                return quote(value)
+
+            return text
+
+        if spec.kind == "binary":
+            max_bytes = spec.max_bytes
+            mode = self.mode
+
+            def binary(value: bytes | None) -> bytes:
+                if value is None:
+                    return null
+                if max_bytes is not None and len(value) > max_bytes:
+                    raise LineError(f"{name}: {len(value)} bytes, the column holds {max_bytes}")
+                return tsv_escape(value) if mode == "tsv" else sql_hex(value)
+
+            return binary
+
+        def other(value: bytes | None) -> bytes:
+            return null if value is None else quote(value)
+
+        return other
+
+    def _quote(self, value: bytes) -> bytes:
+        return tsv_escape(value) if self.mode == "tsv" else sql_literal(value)
+
+    def describe_gaps(self) -> list[str]:
+        """Human notes about format/table mismatches, reported once at start."""
+        notes = []
+        if self.missing:
+            notes.append(f"the table has no column for {', '.join(self.missing)} (values dropped)")
+        if self.format.unmapped:
+            notes.append(f"log format codes without a column: {' '.join(self.format.unmapped)} (ignored)")
+        return notes

@@ -1,0 +1,341 @@
+"""Batches → the log table, with the checkpoint in the same transaction.
+
+One :class:`LogWriter` owns one connection. ``write(batch, checkpoint)`` runs::
+
+    BEGIN
+      LOAD DATA LOCAL INFILE ... (or multi-row INSERTs)     the rows
+      INSERT INTO sqlops_ingest_quarantine ...              lines that could not be stored
+      UPDATE <checkpoint> SET position = end WHERE position = start
+    COMMIT
+
+so after a crash anywhere the checkpoint says exactly which bytes of the source are in the
+table. ``LOAD DATA LOCAL`` turns data errors into warnings; a batch with warnings is rolled
+back to a savepoint and sent again as INSERTs under the strict sql_mode, where the server
+rejects bad rows. A rejected INSERT is split in halves until the rejected rows are isolated;
+they go to quarantine with the server's message. Connection problems, deadlocks and lock
+timeouts propagate: the caller rolls back, reconnects and replays from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pymysql
+
+from sqlops.config import DatabaseConfig
+from sqlops.db import Session, connect, errno_of, quote_ident
+from sqlops.errors import ConnectError, PreconditionError
+from sqlops.squid.batcher import MAX_REASON, Batch, Quarantined
+from sqlops.squid.rows import ColumnSpec, Mode, sql_hex, sql_literal, tsv_unescape
+
+log = logging.getLogger("sqlops.squid.writer")
+
+CHECKPOINT_TABLE = "sqlops_ingest_checkpoint"
+LOAD_TABLE = "sqlops_ingest_load"
+QUARANTINE_TABLE = "sqlops_ingest_quarantine"
+TAG = "/* sqlops:ingest */ "
+
+# Errors that belong to one row's data: isolate the row, quarantine it, keep the rest.
+ROW_ERRORS = frozenset(
+    {
+        1048,  # column cannot be null
+        1062,  # duplicate entry
+        1264,  # out of range
+        1265,  # data truncated
+        1292,  # incorrect date/time value
+        1300,  # invalid character string
+        1366,  # incorrect string/integer value
+        1367,  # illegal value
+        1406,  # data too long
+        1411,  # incorrect value for function
+        1452,  # foreign key
+        1526,  # no partition for value
+        1690,  # value out of range
+        3819,  # check constraint (MySQL)
+        4025,  # check constraint (MariaDB)
+    }
+)
+LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 2068})
+MAX_STATEMENT = 4 << 20
+
+
+class CheckpointMoved(Exception):
+    """The checkpoint row is not where this writer expected it (another writer, or a replay
+    after an ambiguous commit): resynchronise from the database."""
+
+
+class TableMissing(PreconditionError):
+    pass
+
+
+@dataclass
+class WriteResult:
+    rows: int
+    quarantined: int
+
+
+class Checkpoint:
+    """Where a source's committed offset lives; implementations run inside the batch
+    transaction."""
+
+    def advance(self, session: Session, batch: Batch, rows: int, quarantined: int) -> None:
+        raise NotImplementedError
+
+
+class JournalCheckpoint(Checkpoint):
+    """One row per daemon journal in sqlops_ingest_checkpoint."""
+
+    def __init__(self, stream: str, table: str, spool_path: str) -> None:
+        self.stream = stream
+        self.table = table
+        self.spool_path = spool_path
+        self.exists = False
+
+    def read(self, session: Session) -> int:
+        rows = session.query(f"SELECT position FROM {CHECKPOINT_TABLE} WHERE stream = %s", (self.stream,))
+        self.exists = bool(rows)
+        return int(rows[0][0]) if rows else 0
+
+    def advance(self, session: Session, batch: Batch, rows: int, quarantined: int) -> None:
+        if not self.exists:
+            if batch.start != 0:
+                raise CheckpointMoved(f"{self.stream}: no checkpoint row but batch starts at {batch.start}")
+            try:
+                session.execute(
+                    f"INSERT INTO {CHECKPOINT_TABLE} (stream, target_table, host, spool_path, position, "
+                    "rows_written, lines_quarantined, created_at, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+                    (self.stream, self.table, socket.gethostname(), self.spool_path, batch.end, rows, quarantined),
+                )
+            except pymysql.err.IntegrityError:
+                raise CheckpointMoved(f"{self.stream}: checkpoint row appeared concurrently") from None
+            self.exists = True
+            return
+        changed = session.execute(
+            f"UPDATE {CHECKPOINT_TABLE} SET position = %s, rows_written = rows_written + %s, "
+            "lines_quarantined = lines_quarantined + %s, updated_at = UTC_TIMESTAMP(3) "
+            "WHERE stream = %s AND position = %s",
+            (batch.end, rows, quarantined, self.stream, batch.start),
+        )
+        if changed != 1:
+            raise CheckpointMoved(f"{self.stream}: checkpoint is not at {batch.start}")
+
+    def forget(self, session: Session) -> None:
+        session.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE stream = %s", (self.stream,))
+
+
+class LogWriter:
+    """One connection that writes batches into `table` (see module doc)."""
+
+    def __init__(self, settings: DatabaseConfig, table: str, method: str = "auto") -> None:
+        self.settings = settings
+        self.table = table
+        self.method = method
+        self.session: Session | None = None
+        self.columns: dict[str, ColumnSpec] = {}
+        self.mode: Mode = "tsv"
+        self._memfd: int | None = None
+        self._notes: set[str] = set()
+
+    # ------------------------------------------------------------------ connection
+
+    def connect(self) -> Session:
+        self.close()
+        session = connect(self.settings)
+        try:
+            self.columns = inspect_columns(session, self.table)
+            self.mode = self._choose_mode(session)
+        except BaseException:
+            session.close()
+            raise
+        self.session = session
+        return session
+
+    def _choose_mode(self, session: Session) -> Mode:
+        if self.method == "insert":
+            return "sql"
+        allowed = str(session.scalar("SELECT @@GLOBAL.local_infile")).upper() in ("1", "ON")
+        if not allowed:
+            if self.method == "load-data":
+                raise PreconditionError(
+                    "ingest.method = load-data but the server has local_infile=OFF",
+                    fix="SET GLOBAL local_infile=1 on the server, or set ingest.method = auto",
+                )
+            self._note(
+                "the server refuses LOAD DATA LOCAL (local_infile=OFF); writing with multi-row INSERT"
+            )
+            return "sql"
+        return "tsv"
+
+    def _note(self, message: str) -> None:
+        if message not in self._notes:
+            self._notes.add(message)
+            log.warning("%s", message)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def require(self) -> Session:
+        if self.session is None:
+            raise ConnectError("not connected")
+        return self.session
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, batch: Batch, checkpoint: Checkpoint) -> WriteResult:
+        """Write one batch and advance the checkpoint, all in one transaction."""
+        session = self.require()
+        session.begin()
+        try:
+            rejected: list[Quarantined] = []
+            if batch.rows:
+                rejected = self._store_rows(session, batch, batch.columns)
+            quarantine = [*batch.quarantine, *rejected]
+            if quarantine:
+                self._quarantine(session, batch.stream, quarantine)
+            stored = len(batch.rows) - len(rejected)
+            checkpoint.advance(session, batch, stored, len(quarantine))
+            session.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                session.rollback()
+            raise
+        return WriteResult(stored, len(quarantine))
+
+    def _store_rows(self, session: Session, batch: Batch, columns: Sequence[str]) -> list[Quarantined]:
+        if batch.mode == "tsv" and self.mode == "tsv":
+            session.execute("SAVEPOINT sqlops_batch")
+            try:
+                loaded, warnings = self._load_data(session, batch.rows, columns)
+            except pymysql.MySQLError as exc:
+                code = errno_of(exc)
+                if code in LOCAL_INFILE_REFUSED:
+                    self.mode = "sql"
+                    self._note(f"LOAD DATA LOCAL refused ({exc.args[-1]}); switching to multi-row INSERT")
+                elif code not in ROW_ERRORS:
+                    raise
+                session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
+            else:
+                if warnings == 0 and loaded == len(batch.rows):
+                    return []
+                session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
+                log.info(
+                    "LOAD DATA of %d rows gave %d warning(s) (%d rows loaded); re-sending as INSERT "
+                    "to find the rows the server rejects",
+                    len(batch.rows),
+                    warnings,
+                    loaded,
+                )
+        rows = batch.rows if batch.mode == "sql" else [self._tsv_to_sql(r, columns) for r in batch.rows]
+        return self._insert(session, rows, batch, columns)
+
+    def _load_data(self, session: Session, rows: list[bytes], columns: Sequence[str]) -> tuple[int, int]:
+        if self._memfd is None:
+            self._memfd = os.memfd_create("sqlops-batch", os.MFD_CLOEXEC)
+        fd = self._memfd
+        data = b"\n".join(rows) + b"\n"
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        offset = 0
+        while offset < len(data):
+            offset += os.pwrite(fd, view[offset:], offset)
+        column_list = ", ".join(quote_ident(c) for c in columns)
+        sql = (
+            f"{TAG}LOAD DATA LOCAL INFILE %s INTO TABLE {quote_ident(self.table)} CHARACTER SET binary "
+            f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({column_list})"
+        )
+        with session.raw.cursor() as cur:
+            loaded = cur.execute(sql, (f"/proc/self/fd/{fd}",))
+            return int(loaded), int(cur.warning_count)
+
+    def _insert(
+        self, session: Session, rows: list[bytes], batch: Batch, columns: Sequence[str]
+    ) -> list[Quarantined]:
+        head = f"{TAG}INSERT INTO {quote_ident(self.table)} ({', '.join(quote_ident(c) for c in columns)}) VALUES "
+        prefix = head.encode()
+        rejected: list[Quarantined] = []
+        start = 0
+        while start < len(rows):
+            size, stop = len(prefix), start
+            while stop < len(rows) and (stop == start or size + len(rows[stop]) + 1 <= MAX_STATEMENT):
+                size += len(rows[stop]) + 1
+                stop += 1
+            rejected.extend(self._insert_range(session, prefix, rows, batch, start, stop))
+            start = stop
+        return rejected
+
+    def _insert_range(
+        self, session: Session, prefix: bytes, rows: list[bytes], batch: Batch, start: int, stop: int
+    ) -> list[Quarantined]:
+        try:
+            with session.raw.cursor() as cur:
+                cur.execute(prefix + b",".join(rows[start:stop]))
+            return []
+        except pymysql.MySQLError as exc:
+            if errno_of(exc) not in ROW_ERRORS:
+                raise
+            if stop - start == 1:
+                reason = f"server rejected the row: ({errno_of(exc)}) {exc.args[-1]}"[:MAX_REASON]
+                return [Quarantined(batch.positions[start], batch.raw[start], reason)]
+        middle = (start + stop) // 2
+        return self._insert_range(session, prefix, rows, batch, start, middle) + self._insert_range(
+            session, prefix, rows, batch, middle, stop
+        )
+
+    def _tsv_to_sql(self, row: bytes, columns: Sequence[str]) -> bytes:
+        values = []
+        for name, field in zip(columns, row.split(b"\t"), strict=True):
+            value = tsv_unescape(field)
+            if value is None:
+                values.append(b"NULL")
+            elif self.columns.get(name) is not None and self.columns[name].kind == "binary":
+                values.append(sql_hex(value))
+            else:
+                values.append(sql_literal(value))
+        return b"(" + b",".join(values) + b")"
+
+    def _quarantine(self, session: Session, stream: str, items: list[Quarantined]) -> None:
+        sql = (
+            f"{TAG}INSERT INTO {QUARANTINE_TABLE} (stream, position, target_table, reason, raw_line, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(3))"
+        )
+        with session.raw.cursor() as cur:
+            cur.executemany(sql, [(stream, q.position, self.table, q.reason, q.raw) for q in items])
+
+
+def inspect_columns(session: Session, table: str) -> dict[str, ColumnSpec]:
+    """The live table's writable columns (auto-increment and generated columns left out)."""
+    rows = session.query(
+        "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
+        "NUMERIC_SCALE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        (table,),
+    )
+    if not rows:
+        raise TableMissing(
+            f"table {session.database}.{table} does not exist (or this user may not see it)",
+            fix="create it with `sqlops schema init` (it also creates the sqlops_ingest_* tables) "
+            "and grant the daemon's user INSERT on it",
+        )
+    out: dict[str, ColumnSpec] = {}
+    for name, data_type, column_type, length, precision, scale, nullable, extra in rows:
+        extra = (extra or "").lower()
+        if "auto_increment" in extra or "generated" in extra or "virtual" in extra or "stored" in extra:
+            continue
+        out[name] = ColumnSpec.from_information_schema(
+            name,
+            data_type,
+            column_type,
+            int(length) if length is not None else None,
+            int(precision) if precision is not None else None,
+            int(scale) if scale is not None else None,
+            nullable == "YES",
+        )
+    return out
