@@ -34,16 +34,47 @@ class Quarantined:
     reason: str
 
 
+@dataclass(frozen=True)
+class ChunkOrigin:
+    """Rows encoded from every line of `text` that starts with `prefix` (block path)."""
+
+    text: bytes
+    base: int  # offset of text[0] in the source
+    prefix: bytes
+
+    def sources(self) -> list[tuple[int, bytes]]:
+        out = []
+        offset = self.base
+        skip = len(self.prefix)
+        for line in self.text[:-1].split(b"\n"):
+            if line.startswith(self.prefix):
+                out.append((offset, line[skip:]))
+            offset += len(line) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class LinesOrigin:
+    """Rows encoded line by line."""
+
+    lines: tuple[tuple[int, bytes], ...]
+
+    def sources(self) -> list[tuple[int, bytes]]:
+        return list(self.lines)
+
+
 @dataclass
 class Batch:
+    """Encoded rows and quarantined lines of the source range [start, end)."""
+
     stream: str
     start: int
     end: int = 0
     mode: Mode = "tsv"
     columns: tuple[str, ...] = ()  # table columns of each encoded row
-    rows: list[bytes] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)  # source line of each row
-    positions: list[int] = field(default_factory=list)  # and its offset
+    blocks: list[bytes] = field(default_factory=list)  # rows, each ending in \n (tsv) or ,\n (sql)
+    origins: list[ChunkOrigin | LinesOrigin] = field(default_factory=list)  # one per block
+    rows: int = 0
     quarantine: list[Quarantined] = field(default_factory=list)
     lines: int = 0  # log lines in the range (rows + quarantined)
     born: float = field(default_factory=time.monotonic)
@@ -53,7 +84,20 @@ class Batch:
 
     @property
     def size(self) -> int:
-        return len(self.rows) + len(self.quarantine)
+        return self.rows + len(self.quarantine)
+
+    @property
+    def terminator(self) -> bytes:
+        return b"\n" if self.mode == "tsv" else b",\n"
+
+    def row_list(self) -> list[bytes]:
+        """Each encoded row without its terminator (rows never contain a raw newline)."""
+        rows = [row for block in self.blocks for row in block[:-1].split(b"\n")]
+        return rows if self.mode == "tsv" else [row[:-1] for row in rows]
+
+    def sources(self) -> list[tuple[int, bytes]]:
+        """(offset, raw line) of each row, in row order."""
+        return [item for origin in self.origins for item in origin.sources()]
 
 
 class BatchBuilder:
@@ -64,28 +108,55 @@ class BatchBuilder:
         self.encoder = encoder
         self.max_rows = max(1, max_rows)
         self.batch = self._new(start)
-        self._parse = encoder.format.parse
-        self._encode = encoder.encode
+        self._encode_line = encoder.encode_line
+        self._rows: list[bytes] = []
+        self._lines: list[tuple[int, bytes]] = []
 
-    def add_line(self, position: int, line: bytes) -> None:
+    def add_block(self, text: bytes, base: int, prefix: bytes) -> bool:
+        """Encode all lines of `text` at once (see RowEncoder.encode_block); False when the
+        caller must add them one by one."""
+        encoded = self.encoder.encode_block(text if not prefix else _strip_commands(text), prefix)
+        if encoded is None:
+            return False
+        self._flush_lines()
+        data, count = encoded
         batch = self.batch
-        batch.lines += 1
+        batch.blocks.append(data)
+        batch.origins.append(ChunkOrigin(text, base, prefix))
+        batch.rows += count
+        batch.lines += count
+        return True
+
+    def add_line(self, position: int, line: bytes, start: int = 0) -> None:
+        """Add `line[start:]` (start=1 skips the protocol's `L`), found at `position`."""
+        self.batch.lines += 1
         try:
-            row = self._encode(self._parse(line))
+            row = self._encode_line(line, start)
         except LineError as exc:
-            batch.quarantine.append(Quarantined(position, line[:QUARANTINE_RAW_MAX], str(exc)[:MAX_REASON]))
+            self._quarantine(position, line[start:], str(exc))
             return
         except Exception as exc:  # a parser bug must not lose the line or stop the daemon
-            reason = f"internal error while parsing: {type(exc).__name__}: {exc}"[:MAX_REASON]
-            batch.quarantine.append(Quarantined(position, line[:QUARANTINE_RAW_MAX], reason))
+            self._quarantine(
+                position, line[start:], f"internal error while parsing: {type(exc).__name__}: {exc}"
+            )
             return
-        batch.rows.append(row)
-        batch.raw.append(line)
-        batch.positions.append(position)
+        self._rows.append(row)
+        self._lines.append((position, line if start == 0 else line[start:]))
+        self.batch.rows += 1
+
+    def _flush_lines(self) -> None:
+        if self._rows:
+            terminator = self.batch.terminator
+            self.batch.blocks.append(terminator.join(self._rows) + terminator)
+            self.batch.origins.append(LinesOrigin(tuple(self._lines)))
+            self._rows, self._lines = [], []
+
+    def _quarantine(self, position: int, raw: bytes, reason: str) -> None:
+        self.batch.quarantine.append(Quarantined(position, raw[:QUARANTINE_RAW_MAX], reason[:MAX_REASON]))
 
     def add_garbage(self, position: int, raw: bytes, reason: str) -> None:
         self.batch.lines += 1
-        self.batch.quarantine.append(Quarantined(position, raw[:QUARANTINE_RAW_MAX], reason[:MAX_REASON]))
+        self._quarantine(position, raw, reason)
 
     def advance(self, end: int) -> None:
         self.batch.end = max(self.batch.end, end)
@@ -99,6 +170,7 @@ class BatchBuilder:
         return self.batch.end > self.batch.start
 
     def take(self) -> Batch:
+        self._flush_lines()
         done = self.batch
         self.batch = self._new(done.end)
         return done
@@ -107,8 +179,18 @@ class BatchBuilder:
         return Batch(self.stream, start, mode=self.encoder.mode, columns=self.encoder.columns)
 
 
+def _strip_commands(text: bytes) -> bytes:
+    """`text` without the `F` messages Squid sends after each line (buffered_logs off)."""
+    stripped = text.replace(b"\nF\n", b"\n")
+    while b"\nF\n" in stripped:
+        stripped = stripped.replace(b"\nF\n", b"\n")
+    while stripped.startswith(b"F\n"):
+        stripped = stripped[2:]
+    return stripped
+
+
 EncoderFactory = Callable[[list[bytes]], RowEncoder]
-CHUNK = 4 << 20
+CHUNK = 1 << 20
 MAX_MESSAGE = 64 << 20
 
 
@@ -134,7 +216,7 @@ def journal_batches(
             if not at_end and len(data) == chunk and chunk < MAX_MESSAGE:
                 chunk *= 2  # one message longer than a chunk: read more of it
                 continue
-            if journal.closed and at_end or len(data) >= MAX_MESSAGE:
+            if (journal.closed and at_end) or len(data) >= MAX_MESSAGE:
                 # a message cut short by a dying daemon, or an absurdly long one
                 if builder is None:
                     builder = BatchBuilder(journal.id, start, make_encoder([]), max_rows)
@@ -146,20 +228,24 @@ def journal_batches(
                 builder.advance(pos)
                 continue
         if complete:
-            body = data[:complete]
+            body = data if complete == len(data) else data[:complete]
+            del data
             if builder is None:
                 builder = BatchBuilder(journal.id, start, make_encoder(_sample(body)), max_rows)
-            offset = pos
-            for raw in body[:-1].split(b"\n"):
-                command = raw[0] if raw else -1
-                if command == LOG:
-                    builder.add_line(offset, raw[1:])
-                elif command not in KNOWN_COMMANDS:
-                    builder.add_garbage(offset, raw, "not a logfile-daemon message (unknown command byte)")
-                offset += len(raw) + 1
-                if builder.full:
-                    builder.advance(offset)
-                    yield builder.take()
+            if not builder.add_block(body, pos, b"L"):
+                offset = pos
+                for raw in body[:-1].split(b"\n"):
+                    command = raw[0] if raw else -1
+                    if command == LOG:
+                        builder.add_line(offset, raw, 1)
+                    elif command not in KNOWN_COMMANDS:
+                        builder.add_garbage(
+                            offset, raw, "not a logfile-daemon message (unknown command byte)"
+                        )
+                    offset += len(raw) + 1
+                    if builder.full:
+                        builder.advance(offset)
+                        yield builder.take()
             pos += complete
             builder.advance(pos)
             chunk = CHUNK
@@ -199,17 +285,16 @@ def stream_batches(
     make_encoder: EncoderFactory,
     *,
     max_rows: int,
-    progress: Callable[[int], None] | None = None,
+    unterminated: list[int] | None = None,
 ) -> Iterator[Batch]:
     """Batches of plain log lines (a log file; no protocol bytes) from offset `start` of
-    `stream`, which is already positioned there."""
+    `stream`, which is already positioned there. A last line without a newline is left out
+    (Squid may be writing it); its length goes into `unterminated`."""
     builder: BatchBuilder | None = None
     pos = start
     tail = b""
     while True:
         data = stream.read(CHUNK)
-        if progress is not None:
-            progress(len(data))
         if not data:
             break
         data = tail + data
@@ -219,26 +304,25 @@ def stream_batches(
             continue
         tail = data[complete:]
         body = data[:complete]
+        del data
         if builder is None:
-            builder = BatchBuilder(stream_id, start, make_encoder(body[: 256 * 1024].split(b"\n")[:200]), max_rows)
-        offset = pos
-        for raw in body[:-1].split(b"\n"):
-            line = raw[:-1] if raw.endswith(b"\r") else raw
-            if line.strip():
-                builder.add_line(offset, line)
-            offset += len(raw) + 1
-            if builder.full:
-                builder.advance(offset)
-                yield builder.take()
+            builder = BatchBuilder(
+                stream_id, start, make_encoder(body[: 256 * 1024].split(b"\n")[:200]), max_rows
+            )
+        if not builder.add_block(body, pos, b""):
+            offset = pos
+            for raw in body[:-1].split(b"\n"):
+                line = raw[:-1] if raw.endswith(b"\r") else raw
+                if line.strip():
+                    builder.add_line(offset, line)
+                offset += len(raw) + 1
+                if builder.full:
+                    builder.advance(offset)
+                    yield builder.take()
         pos += complete
         builder.advance(pos)
-    if tail:
-        if builder is None:
-            builder = BatchBuilder(stream_id, start, make_encoder([tail]), max_rows)
-        if tail.strip():
-            builder.add_line(pos, tail.rstrip(b"\r"))
-        pos += len(tail)
-        builder.advance(pos)
+    if unterminated is not None:
+        unterminated.append(len(tail))  # a last line without newline may still be being written
     if builder is not None and builder.pending:
         yield builder.take()
 
@@ -260,10 +344,14 @@ class Prefetcher(Generic[T]):
     """Runs `factory(stopping)` on a daemon thread, `depth` items ahead of the consumer.
     Exceptions in the producer are re-raised in the consumer; `close()` stops it."""
 
-    def __init__(self, factory: Callable[[threading.Event], Iterator[T]], depth: int = 2, name: str = "") -> None:
+    def __init__(
+        self, factory: Callable[[threading.Event], Iterator[T]], depth: int = 2, name: str = ""
+    ) -> None:
         self.stopping = threading.Event()
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
-        self._thread = threading.Thread(target=self._run, args=(factory,), name=name or "prefetch", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(factory,), name=name or "prefetch", daemon=True
+        )
         self._thread.start()
 
     def _run(self, factory: Callable[[threading.Event], Iterator[T]]) -> None:

@@ -186,7 +186,9 @@ class Drainer(threading.Thread):
             except (JournalLocked, OSError):
                 continue
             log.info(
-                "adopting journal %s (%d bytes) left by an earlier process", journal.id, journal.end - journal.start
+                "adopting journal %s (%d bytes) left by an earlier process",
+                journal.id,
+                journal.end - journal.start,
             )
             self._adopted.append(journal)
         self.stats.orphan_backlog = sum(j.end - j.start for j in self._adopted)
@@ -208,7 +210,9 @@ class Drainer(threading.Thread):
             )
             return journal.closed
         if position < journal.start:
-            log.error("journal %s lost bytes %d..%d before they were written", journal.id, position, journal.start)
+            log.error(
+                "journal %s lost bytes %d..%d before they were written", journal.id, position, journal.start
+            )
             position = journal.start
         journal.release(position)
         if journal is self.own:
@@ -283,7 +287,9 @@ class Drainer(threading.Thread):
             self.writer = None
         if self._down_since is None:
             self._down_since = time.monotonic()
-        self.stats.state = "waiting for the database" if not isinstance(exc, ConfigError) else "configuration error"
+        self.stats.state = (
+            "waiting for the database" if not isinstance(exc, ConfigError) else "configuration error"
+        )
         if key != self._problem_key:
             self._problem_key = key
             backlog = self.own.end - self.stats.committed_own + self.stats.orphan_backlog
@@ -296,7 +302,8 @@ class Drainer(threading.Thread):
         self.stats.state = "writing"
         if self._down_since is not None:
             log.warning(
-                "database reachable again after %.0f s; writing the backlog", time.monotonic() - self._down_since
+                "database reachable again after %.0f s; writing the backlog",
+                time.monotonic() - self._down_since,
             )
         elif self._problem_key is None:
             assert self.target is not None
@@ -442,7 +449,9 @@ class Reader:
 def _setup_logging() -> None:
     logging.raiseExceptions = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"sqlops-logfile-daemon[{os.getpid()}]: %(levelname)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(f"sqlops-logfile-daemon[{os.getpid()}]: %(levelname)s: %(message)s")
+    )
     root = logging.getLogger("sqlops")
     root.handlers[:] = [handler]
     root.propagate = False
@@ -475,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(
             "usage: sqlops-logfile-daemon TARGET\n"
             "Started by Squid: logfile_daemon /usr/bin/sqlops-logfile-daemon and\n"
-            "access_log daemon:TARGET squid   (TARGET: [targets.NAME], a config file, or /host/db/table/user/pass)\n"
+            "access_log daemon:TARGET squid\n"
+            "TARGET: a [targets.NAME] name, a sqlops config file, or /host/db/table/user/pass\n"
         )
         return 0 if args else 2
     arg = args[0]

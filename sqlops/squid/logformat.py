@@ -67,32 +67,47 @@ _COLUMN_SOURCES: dict[str, tuple[str, ...]] = {
 }
 _NUMERIC_COLUMNS = {"time_response", "http_reply_size"}
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 # Every code Squid 5 accepts without a namespace (longest match wins, as in Squid).
 _CODES = frozenset(
-    """
-    % sn err_code err_detail note master_xaction
-    >a >A >p >eui >la >lp >qos >nfmark la lp <a <A <p <la <lp <qos <nfmark >handshake oa
-    ts tu tl tg tr dt tS busy_time
-    et ea un ul ue ui us credentials
-    rm >rm <rm ru >ru <ru >rs <rs >rd <rd >rP <rP rp >rp <rp rv >rv <rv rG >v
-    >h >ha <h <ha
-    <Hs >Hs Hs mt st >st <st >sh <sh <sH <sS <bs <pt <tt
-    Ss Sh
-    """.split()
+    _words(
+        """
+        % sn err_code err_detail note master_xaction
+        >a >A >p >eui >la >lp >qos >nfmark la lp <a <A <p <la <lp <qos <nfmark >handshake oa
+        ts tu tl tg tr dt tS busy_time
+        et ea un ul ue ui us credentials
+        rm >rm <rm ru >ru <ru >rs <rs >rd <rd >rP <rP rp >rp <rp rv >rv <rv rG >v
+        >h >ha <h <ha
+        <Hs >Hs Hs mt st >st <st >sh <sh <sH <sS <bs <pt <tt
+        Ss Sh
+        """
+    )
 )
 _NAMESPACES = ("http", "ssl", "tls", "icap", "adapt", "proxy_protocol", "transport")
 _NAMESPACED_CODE = re.compile(r"[<>]?[A-Za-z_]+")
 
 # Value domains decide the regex of a field.
 _NUMBER = frozenset(
-    "ts tu tr dt sn >p <p lp >lp <lp st >st <st >sh <sh <sH <sS <bs <pt <tt <Hs >Hs Hs "
-    "busy_time master_xaction >qos <qos >nfmark <nfmark".split()
+    _words(
+        """
+        ts tu tr dt sn >p <p lp >lp <lp st >st <st >sh <sh <sH <sS <bs <pt <tt <Hs >Hs Hs
+        busy_time master_xaction >qos <qos >nfmark <nfmark
+        """
+    )
 )
 _DECIMAL = frozenset({"tS"})
-_URLISH = frozenset("ru >ru <ru rp >rp <rp".split())
+_URLISH = frozenset(_words("ru >ru <ru rp >rp <rp"))
 _TOKEN = frozenset(
-    ">a >A <a <A la >la <la oa >eui Ss Sh mt rm >rm <rm rv >rv <rv >rs <rs >rd <rd >rP <rP "
-    "un ul ue ui us err_code rG >v".split()
+    _words(
+        """
+        >a >A <a <A la >la <la oa >eui Ss Sh mt rm >rm <rm rv >rv <rv >rs <rs >rd <rd >rP <rP
+        un ul ue ui us err_code rG >v
+        """
+    )
 )
 # Everything else (headers, notes, err_detail, tl/tg, ...) is free text that may contain spaces.
 
@@ -218,7 +233,7 @@ def _read_code(spec: str, i: int, start: int) -> tuple[str, int]:
         if spec[i : i + length] in _CODES:
             return spec[i : i + length], i + length
     raise ConfigError(
-        f"logformat: unknown format code at {spec[start:start + 12]!r}",
+        f"logformat: unknown format code at {spec[start : start + 12]!r}",
         why="the code is not one Squid 5 documents (see squid.conf.documented, TAG: logformat)",
         fix="check the spelling against the logformat line in squid.conf",
     )
@@ -262,10 +277,17 @@ def _value_pattern(token: Token) -> str:
 
 
 def _field_regex(token: Token) -> str:
-    body = f"({_value_pattern(token)})"
+    return _pad(token, f"({_value_pattern(token)})")
+
+
+def _pad(token: Token, body: str) -> str:
+    """Allow the blanks Squid adds to reach a field's minimum width."""
     if token.width and not token.zero:
         return body + " *" if token.left else " *" + body
     return body
+
+
+_LOOSE = (r".+?", r".*?", r'(?:[^"\\]|\\.)*?', r"[^\[\]]*?", r'"(?:[^"\\]|\\.)*"|\S*')
 
 
 @dataclass(frozen=True)
@@ -278,16 +300,65 @@ class LogFormat:
     regex: re.Pattern[bytes]
     columns: tuple[str, ...]  # canonical columns this format fills
     unmapped: tuple[str, ...]  # codes (as written) that have no column
+    sources: dict[str, int]  # column -> regex group index (0-based) for plain columns
+    epoch_groups: tuple[int, int | None] | None  # (%ts, %tu) groups when the time comes from them
+    loose_groups: frozenset[int]  # groups whose value may contain blanks or tabs
     _extract: Callable[[tuple[bytes, ...]], tuple[bytes | None, ...]]
 
-    def parse(self, line: bytes) -> tuple[bytes | None, ...]:
-        m = self.regex.fullmatch(line)
+    def parse(self, line: bytes, start: int = 0) -> tuple[bytes | None, ...]:
+        """Canonical values of `line[start:]`; LineError when it does not fit."""
+        m = self.regex.fullmatch(line, start)
         if m is None:
             raise LineError(f"does not match log format {self.name!r}")
         return self._extract(m.groups())
 
     def matches(self, line: bytes) -> bool:
         return self.regex.fullmatch(line) is not None
+
+    def strict_pattern(self, captures: dict[int, str], epoch: str | None) -> tuple[str, list[int]] | None:
+        """Regex text for one whole line in which the fields in `captures` (field index →
+        value regex) are captured and the other fields keep their normal pattern uncaptured.
+        With `epoch`, ``%ts.%tu`` is captured as one group with that regex (reported as
+        field -1). Returns the pattern and the field each group holds; None when `epoch` is
+        given but the format has no ``%ts.%03tu`` pair."""
+        parts: list[str] = []
+        order: list[int] = []
+        tokens = list(self.tokens)
+        field = -1
+        i = 0
+        merged = False
+        while i < len(tokens):
+            token = tokens[i]
+            if token.code is None:
+                parts.append(re.escape(token.text))
+                i += 1
+                continue
+            field += 1
+            if (
+                epoch is not None
+                and token.code == "ts"
+                and i + 2 < len(tokens)
+                and tokens[i + 1].code is None
+                and tokens[i + 1].text == "."
+                and tokens[i + 2].code == "tu"
+                and tokens[i + 2].zero
+                and tokens[i + 2].width == 3
+            ):
+                parts.append(_pad(token, f"({epoch})"))
+                order.append(-1)
+                field += 1  # %tu is consumed too
+                i += 3
+                merged = True
+                continue
+            if field in captures:
+                parts.append(_pad(token, f"({captures[field]})"))
+                order.append(field)
+            else:
+                parts.append(_pad(token, f"(?:{_value_pattern(token)})"))
+            i += 1
+        if epoch is not None and not merged:
+            return None
+        return "".join(parts), order
 
 
 @lru_cache(maxsize=32)
@@ -311,6 +382,7 @@ def compile_format(spec: str) -> LogFormat:
     used: set[int] = set()
     getters: list[Callable[[tuple[bytes, ...]], bytes | None]] = []
     filled: list[str] = []
+    sources: dict[str, int] = {}
     epoch = _epoch_getter(fields, index, used)
     getters.append(epoch if epoch is not None else _none)
     if epoch is not None:
@@ -322,8 +394,13 @@ def compile_format(spec: str) -> LogFormat:
             continue
         used.add(source)
         filled.append(column)
+        sources[column] = source
         getters.append(_numeric_getter(source) if column in _NUMERIC_COLUMNS else _text_getter(source))
+    epoch_groups = None
+    if "ts" in index:
+        epoch_groups = (index["ts"], index.get("tu"))
     unmapped = tuple(dict.fromkeys(t.text for i, t in enumerate(fields) if i not in used))
+    loose = frozenset(i for i, t in enumerate(fields) if _value_pattern(t) in _LOOSE)
     return LogFormat(
         name=name,
         spec=text,
@@ -331,6 +408,9 @@ def compile_format(spec: str) -> LogFormat:
         regex=regex,
         columns=tuple(filled),
         unmapped=unmapped,
+        sources=sources,
+        epoch_groups=epoch_groups,
+        loose_groups=loose,
         _extract=_combine(getters),
     )
 

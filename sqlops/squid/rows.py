@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Literal
 
 from sqlops.squid.logformat import CANONICAL, LineError, LogFormat
@@ -179,6 +180,27 @@ class DayCache:
 
 Field = Callable[[bytes | None], bytes]
 
+# Printable ASCII without blank and backslash (and without the quote for SQL literals): values
+# made only of these need no escaping in either wire form.
+_STRICT_TSV = r"[!-\[\]-~]"
+_STRICT_SQL = r"[!-&(-\[\]-~]"
+_DAY_MARK = b"\x00day\x00"
+
+
+class _BlockCodec:
+    def __init__(
+        self,
+        regex: re.Pattern[bytes],
+        getter: Callable[..., tuple[bytes, ...]],
+        epoch: Callable[..., bytes],
+        template: bytes,
+    ) -> None:
+        self.regex = regex
+        self.getter = getter
+        self.epoch = epoch
+        self.template = template
+        self.templates: dict[bytes, bytes] = {}
+
 
 class RowEncoder:
     """Encode canonical values into one row of the live table, or raise LineError."""
@@ -195,9 +217,8 @@ class RowEncoder:
         for name in OUTPUT_ORDER:
             if name not in columns:
                 continue
-            if name == "http_url_raw" and "http_url" in filled and "http_url" in columns:
-                out.append(name)
-            elif name == "date_day" or name in filled:
+            wanted = name == "date_day" or name in filled
+            if wanted or (name == "http_url_raw" and "http_url" in filled and "http_url" in columns):
                 out.append(name)
         self.columns: tuple[str, ...] = tuple(out)
         self._specs = dict(columns)
@@ -215,12 +236,182 @@ class RowEncoder:
             else:
                 steps.append(self._value_step(index, self._field(columns[name])))
         self._steps = tuple(steps)
+        self._fast = self._compile_fast()
+        self._blocks: dict[bytes, _BlockCodec | None] = {}
 
     # -- public
 
     def encode(self, values: tuple[bytes | None, ...]) -> bytes:
+        """One row from canonical values (the general path: escaping, UTF-8, limits)."""
         row = self._sep.join([step(values) for step in self._steps])
         return row if self.mode == "tsv" else b"(" + row + b")"
+
+    def encode_line(self, line: bytes, start: int = 0) -> bytes:
+        """Parse `line[start:]` and encode it; LineError with the reason when it cannot be
+        stored. Plain ASCII lines take a generated fast path with the same result."""
+        if self._fast is not None:
+            row = self._fast(line, start)
+            if row is not None:
+                return row
+        return self.encode(self.format.parse(line, start))
+
+    def encode_block(self, text: bytes, prefix: bytes = b"") -> tuple[bytes, int] | None:
+        """Encode many lines at once: `text` is whole lines, each starting with `prefix`.
+        Returns (rows, count) with every row terminated (``\n`` for LOAD DATA, ``,\n`` for
+        INSERT), or None unless *every* line is plain ASCII within its columns' limits and
+        all fall on one `date_day` — then the caller goes line by line. One regex pass and
+        C-level formatting, no Python code per line; same bytes as :meth:`encode_line`."""
+        if prefix not in self._blocks:
+            self._blocks[prefix] = self._compile_block(prefix)
+        codec = self._blocks[prefix]
+        if codec is None:
+            return None
+        groups = codec.regex.findall(text)
+        count = len(groups)
+        if count == 0 or count != text.count(b"\n"):
+            return None
+        epochs = list(map(float, map(codec.epoch, groups)))
+        day = self.days.day(int(min(epochs)))
+        if self.days.day(int(max(epochs))) != day:
+            return None
+        template = codec.templates.get(day)
+        if template is None:
+            template = codec.template.replace(_DAY_MARK, day)
+            codec.templates = {day: template}
+        rows = map(template.__mod__, map(codec.getter, groups))
+        terminator = b"\n" if self.mode == "tsv" else b",\n"
+        return terminator.join(rows) + terminator, count
+
+    def _compile_block(self, prefix: bytes) -> _BlockCodec | None:
+        fmt, tsv = self.format, self.mode == "tsv"
+        if fmt.epoch_groups is None or "date_day" not in self.columns:
+            return None
+        plain = _STRICT_TSV if tsv else _STRICT_SQL
+        captures: dict[int, str] = {}
+        pieces: list[tuple[str, int | bytes]] = []
+        epoch_digits = 12
+        for name in self.columns:
+            spec = self._specs[name]
+            if name == "time_since_epoch":
+                if spec.kind != "decimal" or spec.frac_digits < 3:
+                    return None
+                epoch_digits = spec.int_digits
+                pieces.append(("value", -1))
+            elif name == "date_day":
+                pieces.append(("day", b""))
+            elif name == "http_url_raw":
+                pieces.append(("const", self.null))
+            else:
+                field = fmt.sources[name]
+                if spec.kind == "int" and spec.int_max > 9:
+                    captures[field] = rf"\d{{1,{len(str(spec.int_max)) - 1}}}"
+                    pieces.append(("value", field))
+                elif spec.kind == "text" and name not in ("time_response", "http_reply_size"):
+                    limit = spec.max_chars if spec.max_chars is not None else spec.max_bytes
+                    captures[field] = f"{plain}{{1,{limit}}}" if limit and limit < 65536 else f"{plain}+"
+                    pieces.append(("text", field))
+                else:
+                    return None
+        strict = fmt.strict_pattern(captures, rf"\d{{1,{epoch_digits}}}\.\d{{3}}")
+        if strict is None:
+            return None
+        pattern, order = strict
+        if len(order) < 2:
+            return None
+        template_parts: list[bytes] = []
+        picks: list[int] = []
+        for kind, what in pieces:
+            if kind == "value":
+                template_parts.append(b"%s")
+                picks.append(order.index(what))  # type: ignore[arg-type]
+            elif kind == "text":
+                template_parts.append(b"%s" if tsv else b"'%s'")
+                picks.append(order.index(what))  # type: ignore[arg-type]
+            elif kind == "day":
+                template_parts.append(_DAY_MARK if tsv else b"'" + _DAY_MARK + b"'")
+            else:
+                template_parts.append(what.replace(b"%", b"%%"))  # type: ignore[union-attr]
+        template = self._sep.join(template_parts)
+        if not tsv:
+            template = b"(" + template + b")"
+        regex = re.compile(b"^" + re.escape(prefix) + pattern.encode() + b"$", re.MULTILINE)
+        return _BlockCodec(regex, itemgetter(*picks), itemgetter(order.index(-1)), template)
+
+    # -- the generated fast path
+
+    def _compile_fast(self) -> Callable[[bytes, int], bytes | None] | None:
+        """Specialise encoding for this format and table: a line that is ASCII and needs no
+        escaping, with every value inside its column's limits, is encoded straight from the
+        regex groups. Anything else returns None and goes the general way. Both paths give
+        identical bytes (tests/unit/squid/test_rows.py checks that)."""
+        fmt, tsv = self.format, self.mode == "tsv"
+        if fmt.epoch_groups is None and ("time_since_epoch" in self.columns or "date_day" in self.columns):
+            return None
+        code = ["def fast(line, start):", "    m = _match(line, start)", "    if m is None: return None"]
+        unclean = ["not line.isascii()", "b'\\\\' in line"]
+        if not tsv:
+            unclean += ['b"\'" in line', "b'\\x00' in line", "b'\\r' in line", "b'\\x1a' in line"]
+        code.append(f"    if {' or '.join(unclean)}: return None")
+        code.append("    g = m.groups()")
+        parts: list[str] = []
+        if fmt.epoch_groups is not None:
+            ts, tu = fmt.epoch_groups
+            spec = self._specs.get("time_since_epoch")
+            digits = spec.int_digits if spec is not None and spec.kind == "decimal" else 12
+            code.append(f"    s = g[{ts}]")
+            code.append(f"    if not s.isdigit() or len(s) > {digits}: return None")
+            if tu is not None:
+                if spec is not None and spec.frac_digits < 3:
+                    return None
+                code.append(f"    u = g[{tu}]")
+                code.append("    if len(u) != 3 or not u.isdigit(): return None")
+                code.append("    e = s + b'.' + u")
+            else:
+                code.append("    e = s")
+        for number, name in enumerate(self.columns):
+            spec = self._specs[name]
+            if name == "time_since_epoch":
+                if spec.kind != "decimal":
+                    return None
+                parts.append("e")
+            elif name == "date_day":
+                parts.append("_day(int(s))" if tsv else 'b"\'" + _day(int(s)) + b"\'"')
+            elif name == "http_url_raw":
+                parts.append("NULL")
+            else:
+                var, group = f"v{number}", fmt.sources[name]
+                code.append(f"    {var} = g[{group}]")
+                numeric_dash = name in ("time_response", "http_reply_size")
+                if spec.kind == "int":
+                    guard = f"len({var}) > 9 or not {var}.isdigit()"
+                    if numeric_dash:
+                        code.append(f"    if {var} == b'-': {var} = NULL")
+                        code.append(f"    elif {guard}: return None")
+                    else:
+                        code.append(f"    if {guard}: return None")
+                    parts.append(var)
+                elif spec.kind == "text":
+                    if numeric_dash:
+                        return None
+                    limit = spec.max_chars if spec.max_chars is not None else spec.max_bytes
+                    if limit is not None:
+                        code.append(f"    if len({var}) > {limit}: return None")
+                    if tsv and group in fmt.loose_groups:
+                        code.append(f"    if b'\\t' in {var}: return None")
+                    parts.append(var if tsv else f'b"\'" + {var} + b"\'"')
+                else:
+                    return None
+        joined = "SEP.join((" + ", ".join(parts) + ",))"
+        code.append(f"    return {joined}" if tsv else f"    return b'(' + {joined} + b')'")
+        scope: dict[str, object] = {
+            "_match": fmt.regex.fullmatch,
+            "_day": self.days.day,
+            "NULL": self.null,
+            "SEP": self._sep,
+        }
+        exec(compile("\n".join(code), f"<sqlops fast encoder {fmt.name}>", "exec"), scope)
+        self.fast_source = "\n".join(code)
+        return scope["fast"]  # type: ignore[return-value]
 
     # -- steps (one per output column)
 
@@ -309,9 +500,8 @@ class RowEncoder:
                 if not whole.isdigit() or (frac and not frac.isdigit()):
                     raise LineError(f"{name}: {value[:40]!r} is not a number")
                 if len(whole.lstrip(b"0")) > int_digits or len(frac) > frac_digits:
-                    raise LineError(
-                        f"{name}: {value[:40]!r} does not fit DECIMAL({int_digits + frac_digits},{frac_digits})"
-                    )
+                    size = f"DECIMAL({int_digits + frac_digits},{frac_digits})"
+                    raise LineError(f"{name}: {value[:40]!r} does not fit {size}")
                 return value
 
             return decimal

@@ -60,7 +60,8 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "daemons": [
-                {"target": d.target, "status_file": d.path, "running": d.running, **d.data} for d in self.daemons
+                {"target": d.target, "status_file": d.path, "running": d.running, **d.data}
+                for d in self.daemons
             ],
             "journals_waiting": self.journals,
             "database": self.database,
@@ -94,7 +95,9 @@ def read_daemons(spool_roots: list[Path]) -> tuple[list[DaemonReport], list[dict
                 report = DaemonReport(folder.name, str(status), data, running)
                 if running:
                     reports.append(report)
-                elif latest_stopped is None or data.get("updated_at", 0) > latest_stopped.data.get("updated_at", 0):
+                elif latest_stopped is None or data.get("updated_at", 0) > latest_stopped.data.get(
+                    "updated_at", 0
+                ):
                     latest_stopped = report
             if latest_stopped is not None and not any(r.target == folder.name for r in reports):
                 reports.append(latest_stopped)
@@ -111,7 +114,8 @@ def inspect_database(session: Session, table: str) -> dict[str, Any]:
     """Checkpoints, backfills and quarantine counts for `table` (read-only)."""
     out: dict[str, Any] = {"table": table}
     out["rows_in_table_estimate"] = session.scalar(
-        "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        "SELECT TABLE_ROWS FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
         (table,),
     )
     out["journals"] = [

@@ -72,7 +72,9 @@ def target_key(arg: str) -> str:
     if _NAME.fullmatch(arg):
         return f"target-{arg}"
     fields = _legacy_fields(arg)
-    return "legacy-" + _safe("_".join(str(fields.get(k, "")) for k in ("host", "port", "database", "table", "user")))
+    return "legacy-" + _safe(
+        "_".join(str(fields.get(k, "")) for k in ("host", "port", "database", "table", "user"))
+    )
 
 
 def _legacy_fields(arg: str) -> dict[str, Any]:
@@ -152,7 +154,7 @@ def _named_target(name: str, key: str, section: TargetConfig, loaded: LoadedConf
         database = dataclasses.replace(database, database=section.database)
     if section.password is not None:
         database = dataclasses.replace(database, password=section.password)
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if section.dsn and "password" in parse_dsn(section.dsn):
         warnings = (f"[targets.{name}] dsn carries a password; prefer an option file",)
     return Target(

@@ -110,7 +110,15 @@ class JournalCheckpoint(Checkpoint):
                     f"INSERT INTO {CHECKPOINT_TABLE} (stream, target_table, host, spool_path, position, "
                     "rows_written, lines_quarantined, created_at, updated_at) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
-                    (self.stream, self.table, socket.gethostname(), self.spool_path, batch.end, rows, quarantined),
+                    (
+                        self.stream,
+                        self.table,
+                        socket.gethostname(),
+                        self.spool_path,
+                        batch.end,
+                        rows,
+                        quarantined,
+                    ),
                 )
             except pymysql.err.IntegrityError:
                 raise CheckpointMoved(f"{self.stream}: checkpoint row appeared concurrently") from None
@@ -127,6 +135,34 @@ class JournalCheckpoint(Checkpoint):
 
     def forget(self, session: Session) -> None:
         session.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE stream = %s", (self.stream,))
+
+
+def _ranges(sizes: list[int], overhead: int, limit: int) -> list[tuple[int, int]]:
+    """Split items with these byte sizes into consecutive runs of at most `limit` bytes."""
+    out: list[tuple[int, int]] = []
+    start, total = 0, overhead
+    for index, size in enumerate(sizes):
+        if index > start and total + size > limit:
+            out.append((start, index))
+            start, total = index, overhead
+        total += size
+    if start < len(sizes):
+        out.append((start, len(sizes)))
+    return out
+
+
+def _split_block(block: bytes, limit: int) -> list[bytes]:
+    """Cut a block of ``,\n``-terminated rows into pieces of about `limit` bytes."""
+    pieces = []
+    while len(block) > limit:
+        cut = block.rfind(b",\n", 0, limit) + 2
+        if cut <= 1:
+            cut = block.find(b",\n") + 2
+        pieces.append(block[:cut])
+        block = block[cut:]
+    if block:
+        pieces.append(block)
+    return pieces
 
 
 class LogWriter:
@@ -166,9 +202,7 @@ class LogWriter:
                     "ingest.method = load-data but the server has local_infile=OFF",
                     fix="SET GLOBAL local_infile=1 on the server, or set ingest.method = auto",
                 )
-            self._note(
-                "the server refuses LOAD DATA LOCAL (local_infile=OFF); writing with multi-row INSERT"
-            )
+            self._note("the server refuses LOAD DATA LOCAL (local_infile=OFF); writing with multi-row INSERT")
             return "sql"
         return "tsv"
 
@@ -196,11 +230,11 @@ class LogWriter:
         try:
             rejected: list[Quarantined] = []
             if batch.rows:
-                rejected = self._store_rows(session, batch, batch.columns)
+                rejected = self._store_rows(session, batch)
             quarantine = [*batch.quarantine, *rejected]
             if quarantine:
                 self._quarantine(session, batch.stream, quarantine)
-            stored = len(batch.rows) - len(rejected)
+            stored = batch.rows - len(rejected)
             checkpoint.advance(session, batch, stored, len(quarantine))
             session.commit()
         except BaseException:
@@ -209,11 +243,14 @@ class LogWriter:
             raise
         return WriteResult(stored, len(quarantine))
 
-    def _store_rows(self, session: Session, batch: Batch, columns: Sequence[str]) -> list[Quarantined]:
+    def _store_rows(self, session: Session, batch: Batch) -> list[Quarantined]:
+        """Store the rows the fast way; on any row-level trouble fall back to INSERTs that
+        isolate the rejected rows. Returns those rows as quarantine records."""
+        columns = batch.columns
         if batch.mode == "tsv" and self.mode == "tsv":
             session.execute("SAVEPOINT sqlops_batch")
             try:
-                loaded, warnings = self._load_data(session, batch.rows, columns)
+                loaded, warnings = self._load_data(session, batch.blocks, columns)
             except pymysql.MySQLError as exc:
                 code = errno_of(exc)
                 if code in LOCAL_INFILE_REFUSED:
@@ -223,29 +260,49 @@ class LogWriter:
                     raise
                 session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
             else:
-                if warnings == 0 and loaded == len(batch.rows):
+                if warnings == 0 and loaded == batch.rows:
                     return []
                 session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
                 log.info(
                     "LOAD DATA of %d rows gave %d warning(s) (%d rows loaded); re-sending as INSERT "
                     "to find the rows the server rejects",
-                    len(batch.rows),
+                    batch.rows,
                     warnings,
                     loaded,
                 )
-        rows = batch.rows if batch.mode == "sql" else [self._tsv_to_sql(r, columns) for r in batch.rows]
-        return self._insert(session, rows, batch, columns)
+        elif batch.mode == "sql":
+            session.execute("SAVEPOINT sqlops_batch")
+            try:
+                self._insert_blocks(session, batch.blocks, columns)
+                return []
+            except pymysql.MySQLError as exc:
+                if errno_of(exc) not in ROW_ERRORS:
+                    raise
+                session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
+        rows = batch.row_list()
+        if batch.mode == "tsv":
+            rows = [self._tsv_to_sql(row, columns) for row in rows]
+        sources = batch.sources()
+        if len(sources) != len(rows):  # cannot happen; never guess which line a row came from
+            raise AssertionError(f"batch has {len(rows)} rows but {len(sources)} source lines")
+        head = self._insert_head(columns)
+        rejected: list[Quarantined] = []
+        for start, stop in _ranges([len(r) + 1 for r in rows], len(head), MAX_STATEMENT):
+            rejected.extend(self._insert_range(session, head, rows, sources, start, stop))
+        return rejected
 
-    def _load_data(self, session: Session, rows: list[bytes], columns: Sequence[str]) -> tuple[int, int]:
+    def _load_data(self, session: Session, blocks: list[bytes], columns: Sequence[str]) -> tuple[int, int]:
         if self._memfd is None:
             self._memfd = os.memfd_create("sqlops-batch", os.MFD_CLOEXEC)
         fd = self._memfd
-        data = b"\n".join(rows) + b"\n"
         os.ftruncate(fd, 0)
-        view = memoryview(data)
         offset = 0
-        while offset < len(data):
-            offset += os.pwrite(fd, view[offset:], offset)
+        for block in blocks:
+            view = memoryview(block)
+            done = 0
+            while done < len(block):
+                done += os.pwrite(fd, view[done:], offset + done)
+            offset += len(block)
         column_list = ", ".join(quote_ident(c) for c in columns)
         sql = (
             f"{TAG}LOAD DATA LOCAL INFILE %s INTO TABLE {quote_ident(self.table)} CHARACTER SET binary "
@@ -255,38 +312,59 @@ class LogWriter:
             loaded = cur.execute(sql, (f"/proc/self/fd/{fd}",))
             return int(loaded), int(cur.warning_count)
 
-    def _insert(
-        self, session: Session, rows: list[bytes], batch: Batch, columns: Sequence[str]
-    ) -> list[Quarantined]:
-        head = f"{TAG}INSERT INTO {quote_ident(self.table)} ({', '.join(quote_ident(c) for c in columns)}) VALUES "
-        prefix = head.encode()
-        rejected: list[Quarantined] = []
-        start = 0
-        while start < len(rows):
-            size, stop = len(prefix), start
-            while stop < len(rows) and (stop == start or size + len(rows[stop]) + 1 <= MAX_STATEMENT):
-                size += len(rows[stop]) + 1
-                stop += 1
-            rejected.extend(self._insert_range(session, prefix, rows, batch, start, stop))
-            start = stop
-        return rejected
+    def _insert_head(self, columns: Sequence[str]) -> bytes:
+        names = ", ".join(quote_ident(c) for c in columns)
+        return f"{TAG}INSERT INTO {quote_ident(self.table)} ({names}) VALUES ".encode()
+
+    def _insert_blocks(self, session: Session, blocks: list[bytes], columns: Sequence[str]) -> None:
+        """Multi-row INSERTs of whole blocks (each row ends in ``,\n``), up to MAX_STATEMENT."""
+        head = self._insert_head(columns)
+        pending: list[bytes] = []
+        size = len(head)
+        for block in blocks:
+            pieces = (
+                [block]
+                if len(block) + len(head) <= MAX_STATEMENT
+                else _split_block(block, MAX_STATEMENT // 2)
+            )
+            for piece in pieces:
+                if pending and size + len(piece) > MAX_STATEMENT:
+                    self._send_insert(session, head, pending)
+                    pending, size = [], len(head)
+                pending.append(piece)
+                size += len(piece)
+        if pending:
+            self._send_insert(session, head, pending)
+
+    @staticmethod
+    def _send_insert(session: Session, head: bytes, pieces: list[bytes]) -> None:
+        body = b"".join(pieces)
+        with session.raw.cursor() as cur:
+            cur.execute(head + body[:-2])  # drop the last ",\n"
 
     def _insert_range(
-        self, session: Session, prefix: bytes, rows: list[bytes], batch: Batch, start: int, stop: int
+        self,
+        session: Session,
+        head: bytes,
+        rows: list[bytes],
+        sources: list[tuple[int, bytes]],
+        start: int,
+        stop: int,
     ) -> list[Quarantined]:
         try:
             with session.raw.cursor() as cur:
-                cur.execute(prefix + b",".join(rows[start:stop]))
+                cur.execute(head + b",".join(rows[start:stop]))
             return []
         except pymysql.MySQLError as exc:
             if errno_of(exc) not in ROW_ERRORS:
                 raise
             if stop - start == 1:
+                position, raw = sources[start]
                 reason = f"server rejected the row: ({errno_of(exc)}) {exc.args[-1]}"[:MAX_REASON]
-                return [Quarantined(batch.positions[start], batch.raw[start], reason)]
+                return [Quarantined(position, raw, reason)]
         middle = (start + stop) // 2
-        return self._insert_range(session, prefix, rows, batch, start, middle) + self._insert_range(
-            session, prefix, rows, batch, middle, stop
+        return self._insert_range(session, head, rows, sources, start, middle) + self._insert_range(
+            session, head, rows, sources, middle, stop
         )
 
     def _tsv_to_sql(self, row: bytes, columns: Sequence[str]) -> bytes:
@@ -303,7 +381,8 @@ class LogWriter:
 
     def _quarantine(self, session: Session, stream: str, items: list[Quarantined]) -> None:
         sql = (
-            f"{TAG}INSERT INTO {QUARANTINE_TABLE} (stream, position, target_table, reason, raw_line, created_at) "
+            f"{TAG}INSERT INTO {QUARANTINE_TABLE} "
+            "(stream, position, target_table, reason, raw_line, created_at) "
             "VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(3))"
         )
         with session.raw.cursor() as cur:

@@ -1,0 +1,320 @@
+"""`sqlops ingest load`: old access.log files (plain, gzip, stdin) into the log table.
+
+Same parser, encoder, quarantine and writer as the daemon. Progress is a row per file in
+``sqlops_ingest_load``, moved in the same transaction as each batch, so a load that is
+interrupted resumes where it stopped and loading the same file again adds nothing.
+
+A file is recognised by the SHA-256 of its first bytes (up to 64 KiB, after decompression):
+``access.log.1`` and ``access.log.1.gz`` are the same file, and a file that grew since the
+last run (today's access.log) continues at the stored offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlops.config import DatabaseConfig
+from sqlops.db import Session, lock_name, named_lock
+from sqlops.errors import InputError, SqlopsError
+from sqlops.squid.batcher import Batch, Prefetcher, stream_batches
+from sqlops.squid.logformat import compile_format, detect_format
+from sqlops.squid.rows import RowEncoder
+from sqlops.squid.writer import LOAD_TABLE, Checkpoint, CheckpointMoved, LogWriter
+
+log = logging.getLogger("sqlops.squid.backfill")
+
+HEAD_BYTES = 64 * 1024
+READ_SIZE = 1 << 20
+
+
+@dataclass
+class FileResult:
+    path: str
+    load_id: int
+    status: str  # loaded, resumed, already loaded, empty
+    started_at_byte: int
+    bytes_read: int
+    lines: int
+    rows: int
+    quarantined: int
+    seconds: float
+    format: str
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+class LoadCheckpoint(Checkpoint):
+    def __init__(self, load_id: int, path: str) -> None:
+        self.load_id = load_id
+        self.path = path[-1024:]
+
+    def advance(self, session: Session, batch: Batch, rows: int, quarantined: int) -> None:
+        changed = session.execute(
+            f"UPDATE {LOAD_TABLE} SET position = %s, rows_written = rows_written + %s, "
+            "lines_quarantined = lines_quarantined + %s, path = %s, updated_at = UTC_TIMESTAMP(3) "
+            "WHERE id = %s AND position = %s",
+            (batch.end, rows, quarantined, self.path, self.load_id, batch.start),
+        )
+        if changed != 1:
+            raise CheckpointMoved(f"load {self.load_id}: progress is no longer at byte {batch.start}")
+
+
+class _Counting(io.RawIOBase):
+    """Counts the bytes read from the underlying file (for the progress bar of .gz files)."""
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None] | None) -> None:
+        self.raw = raw
+        self.on_read = on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        if self.on_read is not None and data:
+            self.on_read(len(data))
+        return len(data)
+
+
+@contextlib.contextmanager
+def open_log(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[BinaryIO]:
+    """A binary stream of the log's (decompressed) bytes; gzip is recognised by its magic."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise InputError(
+            f"cannot open {path}", why=exc.strerror, fix="check the path and its permissions"
+        ) from None
+    try:
+        magic = raw.read(2)
+        raw.seek(0)
+        counted = io.BufferedReader(_Counting(raw, on_read), buffer_size=READ_SIZE)
+        if magic == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=counted) as stream:
+                yield stream  # type: ignore[misc]
+        else:
+            yield counted
+    finally:
+        raw.close()
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    parts, left = [], size
+    while left > 0:
+        data = stream.read(left)
+        if not data:
+            break
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)
+
+
+class _Prefixed(io.RawIOBase):
+    """`head` followed by the rest of `stream` (so the head read for identification is not lost)."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self.head = head
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.head:
+            cut = len(self.head) if size is None or size < 0 else size
+            out, self.head = self.head[:cut], self.head[cut:]
+            return out
+        return self.stream.read(-1 if size is None else size)
+
+
+class Loader:
+    """Loads files into one table over one connection."""
+
+    def __init__(
+        self,
+        settings: DatabaseConfig,
+        table: str,
+        format_spec: str,
+        *,
+        method: str = "auto",
+        batch_rows: int = 10000,
+    ) -> None:
+        self.settings = settings
+        self.table = table
+        self.format_spec = format_spec
+        self.batch_rows = batch_rows
+        self.writer = LogWriter(settings, table, method)
+
+    def __enter__(self) -> Loader:
+        self.writer.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.close()
+
+    @property
+    def mode_description(self) -> str:
+        return "LOAD DATA LOCAL INFILE" if self.writer.mode == "tsv" else "multi-row INSERT"
+
+    def load(
+        self,
+        path: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        notes: Callable[[str], None] | None = None,
+    ) -> FileResult:
+        session = self.writer.require()
+        started = time.monotonic()
+        with open_log(path, progress) as stream:
+            head = _read_exactly(stream, HEAD_BYTES)
+            spec = self.format_spec
+            if spec == "auto":
+                spec = detect_format(head.split(b"\n")[:200]) or "squid"
+            fmt = compile_format(spec)
+            if not head:
+                return FileResult(path, 0, "empty", 0, 0, 0, 0, 0, 0.0, fmt.name)
+            load_id, position = self._identify(session, path, head)
+            with named_lock(session, lock_name(f"ingest-load-{load_id}", self.settings.database, self.table)):
+                position = int(session.scalar(f"SELECT position FROM {LOAD_TABLE} WHERE id = %s", (load_id,)))
+                rest: BinaryIO = _Prefixed(head, stream)  # type: ignore[assignment]
+                skipped = _skip(rest, position)
+                if skipped < position and notes is not None:
+                    notes(
+                        f"{path} is a shorter copy ({skipped} bytes) of a file loaded up to byte {position}"
+                    )
+                encoder_notes: list[str] = []
+
+                def make_encoder(sample: list[bytes]) -> RowEncoder:
+                    encoder = RowEncoder(fmt, self.writer.columns, self.settings.time_zone, self.writer.mode)
+                    encoder_notes.extend(encoder.describe_gaps())
+                    return encoder
+
+                stats = {"rows": 0, "quarantined": 0, "lines": 0, "end": position}
+                unterminated: list[int] = []
+                if skipped == position:
+                    self._write_all(rest, load_id, path, position, make_encoder, stats, unterminated)
+                if unterminated and unterminated[0] and notes is not None:
+                    notes(
+                        f"{path}: the last line ({unterminated[0]} bytes) has no newline yet; "
+                        "it is loaded by the next run once complete"
+                    )
+                for note in encoder_notes:
+                    if notes is not None:
+                        notes(note)
+                session.execute(
+                    f"UPDATE {LOAD_TABLE} SET complete = %s, updated_at = UTC_TIMESTAMP(3) WHERE id = %s",
+                    (int(not (unterminated and unterminated[0])), load_id),
+                )
+        status = "loaded" if position == 0 else ("resumed" if stats["lines"] else "already loaded")
+        return FileResult(
+            path,
+            load_id,
+            status,
+            position,
+            stats["end"] - position,
+            stats["lines"],
+            stats["rows"],
+            stats["quarantined"],
+            time.monotonic() - started,
+            fmt.name,
+        )
+
+    def _write_all(
+        self,
+        stream: BinaryIO,
+        load_id: int,
+        path: str,
+        position: int,
+        make_encoder: Callable[[list[bytes]], RowEncoder],
+        stats: dict[str, int],
+        unterminated: list[int],
+    ) -> None:
+        checkpoint = LoadCheckpoint(load_id, os.path.abspath(path) if path != "-" else "(stdin)")
+        prefetch: Prefetcher[Batch] = Prefetcher(
+            lambda stopping: stream_batches(
+                stream,
+                f"load:{load_id}",
+                position,
+                make_encoder,
+                max_rows=self.batch_rows,
+                unterminated=unterminated,
+            ),
+            name=f"load-{load_id}",
+        )
+        try:
+            for batch in prefetch:
+                try:
+                    result = self.writer.write(batch, checkpoint)
+                except CheckpointMoved as exc:
+                    raise SqlopsError(
+                        f"{path}: another load of the same file moved its progress ({exc})",
+                        fix="let the other `sqlops ingest load` finish, then run this one again",
+                    ) from None
+                stats["rows"] += result.rows
+                stats["quarantined"] += result.quarantined
+                stats["lines"] += batch.lines
+                stats["end"] = batch.end
+        finally:
+            prefetch.close()
+
+    def _identify(self, session: Session, path: str, head: bytes) -> tuple[int, int]:
+        """The load row of this file (matching its first bytes), created if new."""
+        candidates = session.query(
+            f"SELECT id, head_len, head_sha256, position FROM {LOAD_TABLE} WHERE target_table = %s "
+            "ORDER BY head_len DESC",
+            (self.table,),
+        )
+        digests: dict[int, str] = {}
+        for load_id, head_len, digest, position in candidates:
+            head_len = int(head_len)
+            if head_len > len(head):
+                continue
+            if head_len not in digests:
+                digests[head_len] = hashlib.sha256(head[:head_len]).hexdigest()
+            if digests[head_len] == digest:
+                return int(load_id), int(position)
+        digest = hashlib.sha256(head).hexdigest()
+        name = os.path.abspath(path) if path != "-" else "(stdin)"
+        try:
+            session.execute(
+                f"INSERT INTO {LOAD_TABLE} (target_table, head_len, head_sha256, path, position, started_at, "
+                "updated_at) VALUES (%s, %s, %s, %s, 0, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+                (self.table, len(head), digest, name[-1024:]),
+            )
+        except Exception:
+            rows = session.query(
+                f"SELECT id, position FROM {LOAD_TABLE} WHERE target_table = %s AND head_len = %s "
+                "AND head_sha256 = %s",
+                (self.table, len(head), digest),
+            )
+            if not rows:
+                raise
+            return int(rows[0][0]), int(rows[0][1])
+        return int(session.scalar("SELECT LAST_INSERT_ID()")), 0
+
+
+def _skip(stream: BinaryIO, count: int) -> int:
+    """Read and drop `count` bytes; returns how many there were."""
+    left = count
+    while left > 0:
+        data = stream.read(min(left, READ_SIZE))
+        if not data:
+            break
+        left -= len(data)
+    return count - left
