@@ -111,6 +111,12 @@ class BatchBuilder:
         self._encode_line = encoder.encode_line
         self._rows: list[bytes] = []
         self._lines: list[tuple[int, bytes]] = []
+        self.consumed = 0  # source bytes seen, for sizing reads
+        self.seen_lines = 0
+
+    @property
+    def bytes_per_line(self) -> int:
+        return max(64, self.consumed // self.seen_lines) if self.seen_lines else 256
 
     def add_block(self, text: bytes, base: int, prefix: bytes) -> bool:
         """Encode all lines of `text` at once (see RowEncoder.encode_block); False when the
@@ -125,11 +131,13 @@ class BatchBuilder:
         batch.origins.append(ChunkOrigin(text, base, prefix))
         batch.rows += count
         batch.lines += count
+        self.seen_lines += count
         return True
 
     def add_line(self, position: int, line: bytes, start: int = 0) -> None:
         """Add `line[start:]` (start=1 skips the protocol's `L`), found at `position`."""
         self.batch.lines += 1
+        self.seen_lines += 1
         try:
             row = self._encode_line(line, start)
         except LineError as exc:
@@ -207,14 +215,15 @@ def journal_batches(
     this waits for new data; it ends once the journal is closed and fully consumed."""
     builder: BatchBuilder | None = None
     pos = start
-    chunk = CHUNK
+    chunk = 0  # > 0 while growing the read for one very long message
     while not stopping.is_set():
-        data = journal.read(pos, chunk)
+        size = chunk or _read_size(builder, max_rows)
+        data = journal.read(pos, size)
         complete = data.rfind(b"\n") + 1
         if complete == 0 and data:
             at_end = pos + len(data) >= journal.end
-            if not at_end and len(data) == chunk and chunk < MAX_MESSAGE:
-                chunk *= 2  # one message longer than a chunk: read more of it
+            if not at_end and len(data) == size and size < MAX_MESSAGE:
+                chunk = size * 2  # one message longer than a read: read more of it
                 continue
             if (journal.closed and at_end) or len(data) >= MAX_MESSAGE:
                 # a message cut short by a dying daemon, or an absurdly long one
@@ -248,7 +257,8 @@ def journal_batches(
                         yield builder.take()
             pos += complete
             builder.advance(pos)
-            chunk = CHUNK
+            builder.consumed += complete
+            chunk = 0
             if builder.full:
                 yield builder.take()
             continue
@@ -266,6 +276,15 @@ def journal_batches(
         journal.wait(known, 0.5)
         if builder is not None and not builder.pending:
             builder.batch.born = time.monotonic()
+
+
+def _read_size(builder: BatchBuilder | None, max_rows: int) -> int:
+    """Read about as many bytes as the rest of the batch needs, so batches stay near
+    `max_rows` although whole reads are encoded at once."""
+    if builder is None:
+        return min(CHUNK, max(16384, max_rows * 256))
+    remaining = max(1, max_rows - builder.batch.size)
+    return min(CHUNK, max(4096, remaining * builder.bytes_per_line))
 
 
 def _sample(body: bytes, limit: int = 200) -> list[bytes]:
@@ -294,7 +313,7 @@ def stream_batches(
     pos = start
     tail = b""
     while True:
-        data = stream.read(CHUNK)
+        data = stream.read(_read_size(builder, max_rows))
         if not data:
             break
         data = tail + data
@@ -321,6 +340,7 @@ def stream_batches(
                     yield builder.take()
         pos += complete
         builder.advance(pos)
+        builder.consumed += complete
     if unterminated is not None:
         unterminated.append(len(tail))  # a last line without newline may still be being written
     if builder is not None and builder.pending:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Literal
+from typing import Any, Literal
 
 from sqlops.squid.logformat import CANONICAL, LineError, LogFormat
 from sqlops.timezones import local_date_of_epoch
@@ -93,6 +93,32 @@ class ColumnSpec:
         if data_type == "date":
             return cls(name, "date", nullable)
         return cls(name, "other", nullable)
+
+
+_TYPE = re.compile(r"(\w+)(?:\((\d+)(?:,(\d+))?\))?(.*)")
+
+
+def columns_from_definition(columns: Iterable[Any]) -> dict[str, ColumnSpec]:
+    """Column specs from a schema file's parsed columns (`sqlops.schema.definitions`), without
+    a server: what `sqlops schema init` creates. Auto-increment `id` is left out."""
+    out: dict[str, ColumnSpec] = {}
+    for column in columns:
+        if column.name == "id":
+            continue
+        match = _TYPE.fullmatch(column.type)
+        assert match is not None, column.type
+        data_type, first, second, _ = match.groups()
+        number = int(first) if first else None
+        out[column.name] = ColumnSpec.from_information_schema(
+            column.name,
+            data_type,
+            column.type,
+            number,
+            number,
+            int(second) if second else None,
+            column.nullable,
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------

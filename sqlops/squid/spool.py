@@ -156,7 +156,7 @@ class Journal:
         _fsync_dir(self.path)
 
     def request_rotation(self) -> None:
-        """Start a new segment at the next message boundary (Squid's `R`)."""
+        """Start a new segment after the last whole message of the next append (Squid's `R`)."""
         self._rotate_pending = True
 
     def append(self, data: bytes) -> None:

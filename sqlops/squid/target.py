@@ -72,9 +72,8 @@ def target_key(arg: str) -> str:
     if _NAME.fullmatch(arg):
         return f"target-{arg}"
     fields = _legacy_fields(arg)
-    return "legacy-" + _safe(
-        "_".join(str(fields.get(k, "")) for k in ("host", "port", "database", "table", "user"))
-    )
+    parts = [str(fields[k]) for k in ("host", "port", "database", "table", "user") if fields.get(k)]
+    return "legacy-" + _safe("_".join(parts))
 
 
 def _legacy_fields(arg: str) -> dict[str, Any]:
