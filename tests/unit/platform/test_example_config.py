@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import typing
 from pathlib import Path
 
-from sqlops.config import Config, load_config
+from sqlops.config import Config, load_config, scalar_keys
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "sqlops.example.toml"
-
-
-def _keys(cls: type, prefix: str = "") -> list[str]:
-    out: list[str] = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            out += _keys(tp, f"{prefix}{f.name}.")  # type: ignore[arg-type]
-        elif typing.get_origin(tp) is dict:
-            out += _keys(typing.get_args(tp)[1], f"{prefix}{f.name}.*.")
-        else:
-            out.append(f"{prefix}{f.name}")
-    return out
 
 
 def test_example_config_loads() -> None:
@@ -44,7 +28,7 @@ def test_every_key_is_documented_in_its_section() -> None:
         if assign:
             sections.setdefault(current, set()).add(assign.group(1))
     missing = []
-    for dotted in _keys(Config):
+    for dotted in scalar_keys(Config, named=True):
         section, key = dotted.rsplit(".", 1)
         pattern = re.compile("^" + re.escape(section).replace(r"\*", r"[^.]+") + "$")
         if not any(pattern.match(s) and key in keys for s, keys in sections.items()):
