@@ -331,16 +331,19 @@ def _sqlops_env(env: Mapping[str, str]) -> list[tuple[str, Any, Origin]]:
     return out
 
 
-def scalar_keys(cls: type, prefix: str = "") -> list[str]:
-    """Dotted names of every scalar key reachable without a dict-of-sections level."""
+def scalar_keys(cls: type, prefix: str = "", *, named: bool = False) -> list[str]:
+    """Dotted names of every scalar key. Keys inside named tables (`dict[str, Section]`) are
+    listed as ``section.*.key`` when `named` is true and left out otherwise (environment
+    variables cannot address them)."""
     out: list[str] = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            out.extend(scalar_keys(tp, f"{prefix}{f.name}."))  # type: ignore[arg-type]
+            out.extend(scalar_keys(tp, f"{prefix}{f.name}.", named=named))  # type: ignore[arg-type]
         elif typing.get_origin(tp) is dict:
-            continue
+            if named:
+                out.extend(scalar_keys(typing.get_args(tp)[1], f"{prefix}{f.name}.*.", named=True))
         else:
             out.append(f"{prefix}{f.name}")
     return out
