@@ -77,6 +77,15 @@ class SchemaConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    # Profile for `sqlops tune check|render|prefork` when --profile is not given; unset means
+    # detect it from the machine (Proxmox node, database or web guest).
+    profile: str | None = None
+    # A folder of extra profiles (*.toml); a file there wins over a shipped one of that name.
+    profile_dir: str | None = None
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -85,6 +94,7 @@ class LoggingConfig:
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schema: SchemaConfig = field(default_factory=SchemaConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

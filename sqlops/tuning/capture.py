@@ -20,7 +20,9 @@ from sqlops.tuning import checks, profiles, render
 from sqlops.tuning.facts import Root
 from sqlops.tuning.machine import Machine
 
-_SECRET = re.compile(r"^(\s*[\w.-]*(password|passwd|secret|token)[\w.-]*\s*[=:]\s*).*$", re.IGNORECASE | re.MULTILINE)
+_SECRET = re.compile(
+    r"^(\s*[\w.-]*(password|passwd|secret|token)[\w.-]*\s*[=:]\s*).*$", re.IGNORECASE | re.MULTILINE
+)
 README = "CAPTURE.txt"
 
 
@@ -55,7 +57,9 @@ def capture(source: Root, out: Path, profile_dir: str | None = None) -> Capture:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"--out {out} is not an empty folder", fix="pass a new or empty folder")
     if out.resolve() == source.path.resolve() or source.path.resolve() in out.resolve().parents:
-        raise UsageError(f"--out {out} is inside --root {source.given}", fix="write the capture somewhere else")
+        raise UsageError(
+            f"--out {out} is inside --root {source.given}", fix="write the capture somewhere else"
+        )
     if source.texts is None:
         source = Root(source.path, keep_texts=True)
     record(source, profile_dir)

@@ -402,7 +402,11 @@ def nics(root: Root) -> list[Nic]:
         if not uevent.ok:
             continue  # bridges, bonds, tun/tap, veth: no device behind them
         driver = next(
-            (line.split("=", 1)[1] for line in (uevent.text or "").splitlines() if line.startswith("DRIVER=")),
+            (
+                line.split("=", 1)[1]
+                for line in (uevent.text or "").splitlines()
+                if line.startswith("DRIVER=")
+            ),
             None,
         )
         out.append(Nic(name, driver, uevent))
@@ -524,4 +528,3 @@ def apache_config(root: Root) -> ApacheConfig:
                 name = wanted[words[0].lower()]
                 directives[name] = Setting(name, words[1], path, number)
     return ApacheConfig(True, mpm, evidence, directives)
-

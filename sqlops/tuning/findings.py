@@ -14,16 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING
+from sqlops.tuning.facts import Read
+from sqlops.tuning.profiles import ProfileValue
 
 Status = Literal["OK", "WARNING", "CRITICAL", "UNKNOWN", "SKIPPED"]
 STATUSES: tuple[Status, ...] = ("CRITICAL", "WARNING", "UNKNOWN", "OK", "SKIPPED")
 # Worst first, as monitoring-plugins' max_state_alt: CRITICAL > WARNING > UNKNOWN > OK.
 _RANK = {"SKIPPED": 0, "OK": 1, "UNKNOWN": 2, "WARNING": 3, "CRITICAL": 4}
-EXIT_CODES = {"OK": NAGIOS_OK, "WARNING": NAGIOS_WARNING, "CRITICAL": NAGIOS_CRITICAL, "UNKNOWN": NAGIOS_UNKNOWN}
+EXIT_CODES = {
+    "OK": NAGIOS_OK,
+    "WARNING": NAGIOS_WARNING,
+    "CRITICAL": NAGIOS_CRITICAL,
+    "UNKNOWN": NAGIOS_UNKNOWN,
+}
 
 
 def worst(statuses: Iterable[Status]) -> Status:
-    found = max(statuses, key=lambda s: _RANK[s], default="OK")
+    found: Status = max(statuses, key=lambda s: _RANK[s], default="OK")
     return "OK" if found == "SKIPPED" else found
 
 
@@ -78,8 +85,13 @@ class Report:
         problems = [f"{counts[s]} {s.lower()}" for s in ("CRITICAL", "WARNING", "UNKNOWN") if counts[s]]
         summary = ", ".join(problems) if problems else "all checks pass"
         checked = sum(counts.values()) - counts["SKIPPED"]
-        perf = " ".join(f"{s.lower()}={counts[s]}" for s in ("OK", "WARNING", "CRITICAL", "UNKNOWN", "SKIPPED"))
-        return f"TUNE {self.status} - {self.profile}: {summary} ({checked} checked, {counts['SKIPPED']} skipped) | {perf}"
+        perf = " ".join(
+            f"{s.lower()}={counts[s]}" for s in ("OK", "WARNING", "CRITICAL", "UNKNOWN", "SKIPPED")
+        )
+        skipped = counts["SKIPPED"]
+        return (
+            f"TUNE {self.status} - {self.profile}: {summary} ({checked} checked, {skipped} skipped) | {perf}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,3 +105,54 @@ class Report:
             "notes": list(self.notes),
             "findings": [f.to_json() for f in self.findings],
         }
+
+
+def finding(
+    check: str,
+    title: str,
+    status: Status,
+    observed: str | None,
+    expected: str | None,
+    pv: ProfileValue | None = None,
+    *,
+    reason: str = "",
+    cite: tuple[str, ...] = (),
+    fact: str = "",
+) -> Finding:
+    """A finding whose reason and sources come from the profile comment, plus our own notes."""
+    why = " ".join(part.strip() for part in (reason, pv.why if pv else "") if part.strip())
+    return Finding(
+        check,
+        title,
+        status,
+        observed,
+        expected,
+        why,
+        tuple(dict.fromkeys((*cite, *(pv.sources if pv else ())))),
+        fact,
+    )
+
+
+def unavailable(
+    check: str,
+    title: str,
+    read: Read,
+    expected: str | None,
+    pv: ProfileValue | None,
+    *,
+    absent_reason: str = "",
+) -> Finding:
+    """SKIPPED when the file does not exist on this machine, UNKNOWN when it cannot be read."""
+    if read.problem == "absent":
+        reason = absent_reason or f"{read.path} does not exist on this machine."
+        return finding(check, title, "SKIPPED", None, expected, pv, reason=reason, fact=read.path)
+    return finding(
+        check,
+        title,
+        "UNKNOWN",
+        None,
+        expected,
+        pv,
+        reason=f"cannot read {read.why_missing()}.",
+        fact=read.path,
+    )

@@ -100,7 +100,11 @@ class Sizing:
             "services": [{"name": s.name, "pids": list(s.pids), "rss_kib": s.rss_kib} for s in self.services],
             "services_kib": self.services_kib,
             "apache_parent": {"pid": self.parent_pid, "rss_kib": self.parent_kib},
-            "largest_child": {"pid": self.child_pid, "private_kib": self.child_kib, "measured": self.measured},
+            "largest_child": {
+                "pid": self.child_pid,
+                "private_kib": self.child_kib,
+                "measured": self.measured,
+            },
             "available_kib": self.available_kib,
             "directives": self.directives(),
             "arithmetic": self.arithmetic(),
@@ -118,7 +122,9 @@ def size(machine: Machine, profile: Profile, *, reserve_mib: int | None = None) 
             why="MemTotal from /proc/meminfo is the budget everything is taken from",
             fix="point --root at a machine (or a `tune capture` of one) that has proc/meminfo",
         )
-    reserve = (reserve_mib if reserve_mib is not None else int(profile.value("apache", "os_reserve_mib", 512))) * 1024
+    reserve = (
+        reserve_mib if reserve_mib is not None else int(profile.value("apache", "os_reserve_mib", 512))
+    ) * 1024
     apache = machine.running(*APACHE_NAMES)
     apache_pids = {p.pid for p in apache}
     parents = [p for p in apache if p.ppid not in apache_pids]
@@ -156,8 +162,10 @@ def size(machine: Machine, profile: Profile, *, reserve_mib: int | None = None) 
         if unreadable:
             notes.append(f"no child could be measured ({unreadable[0]}); assumed {fallback} MiB per child")
         else:
-            notes.append(f"no running Apache child under the root; assumed {fallback} MiB per child "
-                         "(measure on the live web server for a real number)")
+            notes.append(
+                f"no running Apache child under the root; assumed {fallback} MiB per child "
+                "(measure on the live web server for a real number)"
+            )
 
     services = _group(p for p in machine.processes if p.pid not in apache_pids and p.rss_kib)
     available = mem_total - reserve - sum(s.rss_kib for s in services) - parent_kib
@@ -193,5 +201,8 @@ def _group(processes: object) -> list[ServiceMemory]:
     by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for p in processes:  # type: ignore[attr-defined]
         by_name[p.name].append((p.pid, p.rss_kib))
-    out = [ServiceMemory(name, tuple(pid for pid, _ in items), sum(k for _, k in items)) for name, items in by_name.items()]
+    out = [
+        ServiceMemory(name, tuple(pid for pid, _ in items), sum(k for _, k in items))
+        for name, items in by_name.items()
+    ]
     return sorted(out, key=lambda s: (-s.rss_kib, s.name))

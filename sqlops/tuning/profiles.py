@@ -21,7 +21,15 @@ from sqlops.errors import ConfigError
 from sqlops.resources import data_dir
 
 # What each section may hold: key -> expected kind. "*" accepts any key name.
-_INT, _NUM, _BOOL, _STR, _STRS, _INTS, _SYSCTL = "int", "number", "bool", "string", "strings", "ints", "sysctl"
+_INT, _NUM, _BOOL, _STR, _STRS, _INTS, _SYSCTL = (
+    "int",
+    "number",
+    "bool",
+    "string",
+    "strings",
+    "ints",
+    "sysctl",
+)
 SCHEMA: dict[str, dict[str, str]] = {
     "": {"summary": _STR, "include": _STRS},
     "sysctl": {"*": _SYSCTL},
@@ -83,7 +91,9 @@ class Range:
     def describe(self) -> str:
         if self.low is None and self.high is None:
             return str(self.set)
-        return f"{self.low if self.low is not None else '-inf'}..{self.high if self.high is not None else 'inf'}"
+        return (
+            f"{self.low if self.low is not None else '-inf'}..{self.high if self.high is not None else 'inf'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,7 @@ def parse_profile(path: Path) -> dict[tuple[str, str], ProfileValue]:
         kind = _kind_of(section, key, located)
         value = _check(value, kind, f"{section + '.' if section else ''}{key}", located)
         sources = tuple(dict.fromkeys(u.rstrip(".,;") for u in _URL.findall(why)))
-        out[(section, key)] = ProfileValue(section, key, value, why, sources, f"{path.name}:{line}")
+        out[(section, key)] = ProfileValue(section, key, value, _prose(why), sources, f"{path.name}:{line}")
     return out
 
 
@@ -241,7 +251,12 @@ def _check(value: Any, kind: str, dotted: str, where: str) -> Any:
         if type(value) is int or isinstance(value, str):
             return Range(value)
         raise bad("an integer, a string or { set = N, min = N, max = N }")
-    expected_type: dict[str, tuple[type, ...]] = {_INT: (int,), _NUM: (int, float), _BOOL: (bool,), _STR: (str,)}
+    expected_type: dict[str, tuple[type, ...]] = {
+        _INT: (int,),
+        _NUM: (int, float),
+        _BOOL: (bool,),
+        _STR: (str,),
+    }
     types = expected_type[kind]
     if not isinstance(value, types) or (kind != _BOOL and isinstance(value, bool)):
         raise bad({_INT: "an integer", _NUM: "a number", _BOOL: "true or false", _STR: "a string"}[kind])
@@ -278,6 +293,13 @@ def _comments(text: str) -> dict[tuple[str, str], tuple[int, str]]:
             out[(section, name)] = (number, why)
         pending = []
     return out
+
+
+def _prose(comment: str) -> str:
+    """The comment without its links and "Source(s):" labels: the reason, in words."""
+    text = _URL.sub("", comment)
+    text = re.sub(r"\bSources?:", "", text)
+    return re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
 
 
 def _trailing_comment(rest: str) -> str:

@@ -21,10 +21,22 @@ DISK_KEY = re.compile(r"(ide|sata|scsi|virtio)(\d+)")
 NIC_KEY = re.compile(r"net\d+")
 NIC_MODELS = frozenset(
     {
-        "e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
-        "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3",
+        "e1000",
+        "e1000-82540em",
+        "e1000-82544gc",
+        "e1000-82545em",
+        "e1000e",
+        "i82551",
+        "i82557b",
+        "i82559er",
+        "ne2k_isa",
+        "ne2k_pci",
+        "pcnet",
+        "rtl8139",
+        "virtio",
+        "vmxnet3",
     }
-)  # fmt: skip
+)
 THIN_STORAGE_TYPES = frozenset({"lvmthin", "zfspool", "rbd"})
 FILE_STORAGE_TYPES = frozenset({"dir", "nfs", "cifs", "glusterfs", "cephfs", "btrfs"})
 
@@ -136,7 +148,9 @@ def _is_disk(value: str) -> bool:
 
 def _lint_controller(vm: VmConfig, profile: Profile) -> list[Finding]:
     wanted = profile.get("proxmox", "scsihw")
-    scsi = [k for k, v in vm.options.items() if k.startswith("scsi") and DISK_KEY.fullmatch(k) and _is_disk(v)]
+    scsi = [
+        k for k, v in vm.options.items() if k.startswith("scsi") and DISK_KEY.fullmatch(k) and _is_disk(v)
+    ]
     if wanted is None or not scsi:
         return []
     observed = vm.options.get("scsihw", "lsi")
@@ -184,7 +198,9 @@ def _lint_disk(vm: VmConfig, key: str, value: str, node: Node, profile: Profile)
             cited.extend(pv.sources)
 
     if bus in {"ide", "sata"}:
-        problems.append(("WARNING", f"{bus.upper()} is an emulated controller: move the disk to scsi or virtio"))
+        problems.append(
+            ("WARNING", f"{bus.upper()} is an emulated controller: move the disk to scsi or virtio")
+        )
         reasons.append("Proxmox: it is highly recommended to use the VirtIO SCSI or VirtIO Block controller.")
         cited.append(sources.PVE_DISK_BUS)
     if profile.value("proxmox", "iothread") and bus in {"scsi", "virtio"}:
@@ -197,17 +213,30 @@ def _lint_disk(vm: VmConfig, key: str, value: str, node: Node, profile: Profile)
     cache = opts.get("cache", "none")
     allowed = profile.value("proxmox", "cache")
     if cache == "unsafe":
-        problems.append(("CRITICAL", "cache=unsafe ignores flushes: a host crash loses data the guest was told is on disk"))
+        problems.append(
+            (
+                "CRITICAL",
+                "cache=unsafe ignores flushes: a host crash loses data the guest was told is on disk",
+            )
+        )
         cite("cache")
     elif allowed and cache not in allowed:
         problems.append(("WARNING", f"cache={cache} (double caching in the host page cache)"))
         cite("cache")
     kind, thin = _storage_kind(volume, opts, node)
     if profile.value("proxmox", "discard_on_thin") and thin and opts.get("discard") != "on":
-        problems.append(("WARNING", f"discard is off on thin storage ({kind}): space freed in the guest is never returned"))
+        problems.append(
+            (
+                "WARNING",
+                f"discard is off on thin storage ({kind}): space freed in the guest is never returned",
+            )
+        )
         cite("discard_on_thin")
     storage = f"{kind}{', thin' if thin else ''}" if kind else "storage type unknown"
-    observed = f"{bus} {volume} ({storage}) cache={cache} iothread={opts.get('iothread', '0')} discard={opts.get('discard', 'ignore')}"
+    observed = (
+        f"{bus} {volume} ({storage}) cache={cache} iothread={opts.get('iothread', '0')} "
+        f"discard={opts.get('discard', 'ignore')}"
+    )
     if not problems:
         reason = "virtio controller, no host caching, iothread and discard as the profile wants"
     else:
@@ -219,7 +248,9 @@ def _lint_disk(vm: VmConfig, key: str, value: str, node: Node, profile: Profile)
         observed=observed,
         expected=_disk_expectation(profile),
         reason=reason.strip(),
-        sources=tuple(dict.fromkeys(cited or [sources.PVE_DISK_BUS, sources.PVE_IOTHREAD, sources.PVE_DISK_CACHE])),
+        sources=tuple(
+            dict.fromkeys(cited or [sources.PVE_DISK_BUS, sources.PVE_IOTHREAD, sources.PVE_DISK_CACHE])
+        ),
         fact=vm.path,
     )
 
@@ -275,7 +306,9 @@ def _lint_memory(vm: VmConfig, profile: Profile) -> list[Finding]:
     balloon_raw = vm.options.get("balloon")
     balloon = int(balloon_raw) if balloon_raw and balloon_raw.isdigit() else None
     fixed = balloon is None or balloon == 0 or balloon == memory
-    observed = f"memory={memory} MiB, balloon={balloon_raw if balloon_raw is not None else '(unset: = memory)'}"
+    observed = (
+        f"memory={memory} MiB, balloon={balloon_raw if balloon_raw is not None else '(unset: = memory)'}"
+    )
     reason = wanted.why
     if not fixed:
         reason = f"the host may shrink this database VM from {memory} to {balloon} MiB. " + reason

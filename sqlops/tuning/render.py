@@ -17,16 +17,30 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import UsageError
 from sqlops.tuning import facts, prefork, slowlog, sources
-from sqlops.tuning.checks import BARRIER_OFF, LEGACY_EQUIVALENT, ksmtuned_values
+from sqlops.tuning.checks import BARRIER_OFF, LEGACY_EQUIVALENT
 from sqlops.tuning.facts import bracketed, parse_fstab
 from sqlops.tuning.machine import Machine
+from sqlops.tuning.memory import ksmtuned_values
 from sqlops.tuning.profiles import Profile, ProfileValue
 
 if TYPE_CHECKING:
     from sqlops.db import Session
 
 MANIFEST = "sqlops-render.json"
-_SYSTEM_DIRS = ("/", "/etc", "/proc", "/sys", "/usr", "/boot", "/var", "/bin", "/sbin", "/lib", "/dev", "/run")
+_SYSTEM_DIRS = (
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/usr",
+    "/boot",
+    "/var",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/dev",
+    "/run",
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +49,22 @@ class Change:
     new: str
     previous: str | None
     previous_source: str
+    same: bool | None = None  # the caller's verdict when plain text comparison is not enough
+
+    @property
+    def changed(self) -> bool:
+        if self.same is not None:
+            return not self.same
+        return self.previous is None or self.previous.split(" (as ")[0].strip() != self.new
 
     def to_json(self) -> dict[str, Any]:
-        return {"setting": self.setting, "new": self.new, "previous": self.previous, "previous_source": self.previous_source}
+        return {
+            "setting": self.setting,
+            "new": self.new,
+            "previous": self.previous,
+            "previous_source": self.previous_source,
+            "changed": self.changed,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,18 +103,25 @@ class Rendering:
 
 
 def _comment(text: str, width: int = 100) -> list[str]:
-    return textwrap.wrap(text, width - 2, break_long_words=False, break_on_hyphens=False, initial_indent="# ",
-                         subsequent_indent="# ") or ["#"]  # fmt: skip
+    return textwrap.wrap(
+        text,
+        width - 2,
+        break_long_words=False,
+        break_on_hyphens=False,
+        initial_indent="# ",
+        subsequent_indent="# ",
+    ) or ["#"]
 
 
 def _explained(pv: ProfileValue) -> list[str]:
-    return _comment(f"{pv.key}: {pv.why}" if pv.why else pv.key)
+    lines = _comment(f"{pv.key}: {pv.why}" if pv.why else pv.key)
+    return lines + [f"# Source: {url}" for url in pv.sources]
 
 
 def _header(profile: Profile, target: str | None, apply: str) -> list[str]:
-    lines = [f"# Written by `sqlops tune render --profile {profile.name}` ({profile.summary})."]
+    lines = _comment(f"Written by `sqlops tune render --profile {profile.name}`: {profile.summary}.")
     if target:
-        lines.append(f"# Install as {target}, then: {apply}")
+        lines += _comment(f"Install as {target}, then: {apply}")
     return lines
 
 
@@ -107,9 +141,22 @@ def _sysctl(m: Machine, profile: Profile) -> RenderedFile | None:
         read = facts.sysctl(m.root, pv.key)
         prefix = "" if read.ok else "-"  # systemd-sysctl: ignore the key where this kernel lacks it
         lines += ["", *_explained(pv), f"{prefix}{pv.key} = {pv.value.set}"]
-        changes.append(Change(pv.key, str(pv.value.set), " ".join((read.value or "").split()) if read.ok else None,
-                              read.path if read.ok else read.why_missing()))  # fmt: skip
-    return RenderedFile(target.lstrip("/"), target, "kernel settings (sysctl.d)", apply, "\n".join(lines) + "\n", tuple(changes))
+        changes.append(
+            Change(
+                pv.key,
+                str(pv.value.set),
+                " ".join((read.value or "").split()) if read.ok else None,
+                read.path if read.ok else read.why_missing(),
+            )
+        )
+    return RenderedFile(
+        target.lstrip("/"),
+        target,
+        "kernel settings (sysctl.d)",
+        apply,
+        "\n".join(lines) + "\n",
+        tuple(changes),
+    )
 
 
 def _udev(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]:
@@ -131,24 +178,34 @@ def _udev(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]
     apply = "udevadm control --reload && udevadm trigger --action=change --subsystem-match=block"
     lines = _header(profile, target, apply)
     lines += _comment(
-        "Since Linux 5.0 the schedulers are none, mq-deadline, bfq and kyber, chosen per device; the elevator= "
-        f"boot parameter does nothing. Sources: {sources.KERNEL_SWITCHING_SCHED} {sources.KERNEL_ELEVATOR_PARAM_REMOVED}"
+        "Since Linux 5.0 the schedulers are none, mq-deadline, bfq and kyber, chosen per device; "
+        "the elevator= boot parameter does nothing. "
+        f"Sources: {sources.KERNEL_SWITCHING_SCHED} {sources.KERNEL_ELEVATOR_PARAM_REMOVED}"
     )
     if legacy:
         notes.append(
             f"kernel {m.kernel.value} predates 5.0: the rule uses the legacy names (deadline/noop); "
             "render again after upgrading the kernel to get mq-deadline/none."
         )
-        lines += _comment(f"Kernel {m.kernel.value} still has the legacy schedulers: deadline stands for "
-                          "mq-deadline and noop for none. Render again after upgrading the kernel.")  # fmt: skip
-    match = 'ACTION=="add|change", SUBSYSTEM=="block", ENV{DEVTYPE}=="disk", KERNEL!="loop*|ram*|zram*|dm-*|md*|sr*"'
+        lines += _comment(
+            f"Kernel {m.kernel.value} still has the legacy schedulers: deadline stands for "
+            "mq-deadline and noop for none. Render again after upgrading the kernel."
+        )
+    match = (
+        'ACTION=="add|change", SUBSYSTEM=="block", ENV{DEVTYPE}=="disk", '
+        'KERNEL!="loop*|ram*|zram*|dm-*|md*|sr*"'
+    )
     planned: dict[str, str] = {}
     for pv, flag in ((rot, "1"), (nonrot, "0")):
         name = choose(pv)
         if pv is None or name is None:
             continue
         planned[flag] = name
-        lines += ["", *_explained(pv), f'{match}, ATTR{{queue/rotational}}=="{flag}", ATTR{{queue/scheduler}}="{name}"']
+        lines += [
+            "",
+            *_explained(pv),
+            f'{match}, ATTR{{queue/rotational}}=="{flag}", ATTR{{queue/scheduler}}="{name}"',
+        ]
     changes = []
     for dev in m.block_devices:
         parsed = dev.parsed
@@ -157,8 +214,14 @@ def _udev(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]
         new = planned.get("0" if dev.is_rotational is False else "1")
         if new:
             changes.append(Change(f"{dev.name} scheduler", new, parsed.active, dev.scheduler.path))
-    return RenderedFile(target.lstrip("/"), target, "I/O scheduler per device (udev rule)", apply,
-                        "\n".join(lines) + "\n", tuple(changes)), notes  # fmt: skip
+    return RenderedFile(
+        target.lstrip("/"),
+        target,
+        "I/O scheduler per device (udev rule)",
+        apply,
+        "\n".join(lines) + "\n",
+        tuple(changes),
+    ), notes
 
 
 def _tmpfiles(m: Machine, profile: Profile) -> RenderedFile | None:
@@ -182,8 +245,14 @@ def _tmpfiles(m: Machine, profile: Profile) -> RenderedFile | None:
         lines += ["", *_explained(pv), f"w {path} - - - - {value}"]
         previous = bracketed(read.text) if read.ok else None
         changes.append(Change(path, value, previous, read.path if read.ok else read.why_missing()))
-    return RenderedFile(target.lstrip("/"), target, "memory settings in sysfs (tmpfiles.d)", apply,
-                        "\n".join(lines) + "\n", tuple(changes))  # fmt: skip
+    return RenderedFile(
+        target.lstrip("/"),
+        target,
+        "memory settings in sysfs (tmpfiles.d)",
+        apply,
+        "\n".join(lines) + "\n",
+        tuple(changes),
+    )
 
 
 def _ksmtuned(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]:
@@ -194,8 +263,7 @@ def _ksmtuned(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[s
     apply = "systemctl restart ksmtuned"
     current = m.ksmtuned_conf
     effective = ksmtuned_values(current.text)
-    lines = [f"# Configuration file for ksmtuned, {_header(profile, None, apply)[0][2:]}",
-             f"# Install as {target} (replaces the packaged file), then: {apply}"]  # fmt: skip
+    lines = ["# Configuration file for ksmtuned.", *_header(profile, target, apply)]
     changes = []
     for pv in values:
         lines += ["", *_explained(pv), f"{pv.key}={pv.value}"]
@@ -204,9 +272,17 @@ def _ksmtuned(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[s
     notes = []
     advisor = bracketed(m.ksm.text("advisor_mode")) if m.ksm.present else None
     if advisor == "scan-time":
-        notes.append("advisor_mode is scan-time: set it to none before starting ksmtuned, they both drive pages_to_scan")
-    return RenderedFile(target.lstrip("/"), target, "KSM tuning daemon settings", apply,
-                        "\n".join(lines) + "\n", tuple(changes)), notes  # fmt: skip
+        notes.append(
+            "advisor_mode is scan-time: set it to none before starting ksmtuned; both drive pages_to_scan"
+        )
+    return RenderedFile(
+        target.lstrip("/"),
+        target,
+        "KSM tuning daemon settings",
+        apply,
+        "\n".join(lines) + "\n",
+        tuple(changes),
+    ), notes
 
 
 def _fstab(m: Machine, profile: Profile) -> RenderedFile | None:
@@ -225,7 +301,8 @@ def _fstab(m: Machine, profile: Profile) -> RenderedFile | None:
             continue
         kept = [o for o in entry.options if o not in BARRIER_OFF] or ["defaults"]
         why = (
-            f"XFS has no {off[0]} since Linux 4.19 and refuses to mount. Source: {sources.XFS_NOBARRIER_REMOVED}"
+            f"XFS has no {off[0]} since Linux 4.19 and refuses to mount. "
+            f"Source: {sources.XFS_NOBARRIER_REMOVED}"
             if entry.fstype == "xfs"
             else f"{off[0]} risks the journal and InnoDB's files on a crash; a UPS does not help. "
             f"Source: {sources.TUNED_NOBARRIER_REMOVED}"
@@ -239,12 +316,24 @@ def _fstab(m: Machine, profile: Profile) -> RenderedFile | None:
             f"+ {'  '.join(fields)}",
             "",
         ]
-        changes.append(Change(f"fstab line {entry.line} {entry.mountpoint} options", ",".join(kept),
-                              ",".join(entry.options), f"{read.path}:{entry.line}"))  # fmt: skip
+        changes.append(
+            Change(
+                f"fstab line {entry.line} {entry.mountpoint} options",
+                ",".join(kept),
+                ",".join(entry.options),
+                f"{read.path}:{entry.line}",
+            )
+        )
     if not changes:
         lines.append("No changes: no entry disables write barriers.")
-    return RenderedFile("fstab.advice", None, "fstab changes to make by hand (never applied)",
-                        "edit /etc/fstab by hand", "\n".join(lines).rstrip() + "\n", tuple(changes))  # fmt: skip
+    return RenderedFile(
+        "fstab.advice",
+        None,
+        "fstab changes to make by hand (never applied)",
+        "edit /etc/fstab by hand",
+        "\n".join(lines).rstrip() + "\n",
+        tuple(changes),
+    )
 
 
 def _mycnf(
@@ -259,17 +348,21 @@ def _mycnf(
     if flavour is None:
         flavour, evidence = facts.mysql_flavour_hint(m.root)
     if flavour is None:
-        return None, [f"no my.cnf snippet: cannot tell MySQL from MariaDB ({evidence}); pass --flavour or --dsn"]
+        return None, [
+            f"no my.cnf snippet: cannot tell MySQL from MariaDB ({evidence}); pass --flavour or --dsn"
+        ]
     wanted = slowlog.wanted(profile, flavour, version)
     names = [w.variable for w in wanted]
     observed = slowlog.from_server(session, names) if session else slowlog.from_option_files(m.root, names)
     folder = "mariadb.conf.d" if flavour == "mariadb" else "mysql.conf.d"
     target = f"/etc/mysql/{folder}/90-sqlops-slowlog.cnf"
-    apply = f"systemctl restart {flavour}, or run the SET GLOBAL lines above to apply without a restart"
+    apply = f"systemctl restart {flavour} (or run the SET GLOBAL lines below to apply at once)"
     name = "MariaDB" if flavour == "mariadb" else "MySQL"
     lines = _header(profile, target, apply)
-    lines += _comment(f"Slow query log settings for {name}; {folder} is read after conf.d and 50-server.cnf, "
-                      f"so these win. Flavour: {session.info.describe() if session else evidence}.")  # fmt: skip
+    lines += _comment(
+        f"Slow query log settings for {name}; {folder} is read after conf.d and the packaged "
+        f"server settings, so these win. Flavour: {session.info.describe() if session else evidence}."
+    )
     lines += ["#", "# To apply now, without a restart:"]
     lines += [f"#   SET GLOBAL {w.variable} = {_sql_value(w.render)};" for w in wanted]
     lines += ["", "[mysqld]"]
@@ -278,9 +371,47 @@ def _mycnf(
     for w in wanted:
         lines += [*_explained(pvs[w.variable]), f"{w.variable} = {w.render}", ""]
         seen = observed.get(w.variable)
-        changes.append(Change(w.variable, w.render, seen.value if seen else None, seen.fact if seen else "not reported"))
-    return RenderedFile(target.lstrip("/"), target, f"{name} slow query log (my.cnf snippet)", apply,
-                        "\n".join(lines).rstrip() + "\n", tuple(changes)), []  # fmt: skip
+        same = (
+            seen is not None
+            and w.accepts(seen.value)
+            and w.accepts(w.render)
+            and _normal(seen.value) == _normal(w.render)
+        )
+        changes.append(
+            Change(
+                w.variable,
+                w.render,
+                seen.value if seen else None,
+                seen.fact if seen else "not reported",
+                same,
+            )
+        )
+    notes = []
+    if flavour == "mysql" and version is None:
+        notes.append(
+            "MySQL version unknown without --dsn: assumed >= 8.0.14 (log_slow_extra); "
+            "remove log_slow_extra for older servers, or render with --dsn"
+        )
+    return RenderedFile(
+        target.lstrip("/"),
+        target,
+        f"{name} slow query log (my.cnf snippet)",
+        apply,
+        "\n".join(lines).rstrip() + "\n",
+        tuple(changes),
+    ), notes
+
+
+def _normal(value: str) -> str:
+    low = value.strip().lower()
+    if low in {"1", "on", "true", "yes"}:
+        return "on"
+    if low in {"0", "off", "false", "no"}:
+        return "off"
+    try:
+        return f"{float(low):g}"
+    except ValueError:
+        return ",".join(sorted(i.strip() for i in low.split(",") if i.strip()))
 
 
 def _sql_value(value: str) -> str:
@@ -299,9 +430,11 @@ def _apache(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str
     target = f"{facts.APACHE_DIR}/mods-available/mpm_prefork.conf"
     apply = "apache2ctl configtest && systemctl reload apache2"
     lines = _header(profile, target, apply)
-    lines += _comment(f"Sized from this machine by `sqlops tune prefork` (Apache 2.4 names: MaxRequestWorkers was "
-                      f"MaxClients, MaxConnectionsPerChild was MaxRequestsPerChild). Sources: "
-                      f"{sources.APACHE_MAXREQUESTWORKERS} {sources.APACHE_UPGRADING}")  # fmt: skip
+    lines += _comment(
+        f"Sized from this machine by `sqlops tune prefork` (Apache 2.4 names: MaxRequestWorkers was "
+        f"MaxClients, MaxConnectionsPerChild was MaxRequestsPerChild). Sources: "
+        f"{sources.APACHE_MAXREQUESTWORKERS} {sources.APACHE_UPGRADING}"
+    )
     lines += ["#", *[f"# {line}" for line in sizing.arithmetic()]]
     lines += [f"# note: {n}" for n in sizing.notes]
     lines += ["", "<IfModule mpm_prefork_module>"]
@@ -310,21 +443,35 @@ def _apache(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str
     for directive, value in sizing.directives().items():
         lines.append(f"\t{directive:<23} {value}")
         current = conf.directives.get(directive) or conf.directives.get(old_names.get(directive, ""))
-        previous = None if current is None else (current.value + ("" if current.name == directive else f" (as {current.name})"))
-        changes.append(Change(directive, str(value), previous, current.where if current else "Apache default"))
+        previous = (
+            None
+            if current is None
+            else (current.value + ("" if current.name == directive else f" (as {current.name})"))
+        )
+        changes.append(
+            Change(directive, str(value), previous, current.where if current else "Apache default")
+        )
     lines.append("</IfModule>")
     notes = [f"prefork: {n}" for n in sizing.notes]
-    return RenderedFile(target.lstrip("/"), target, "Apache prefork limits", apply, "\n".join(lines) + "\n",
-                        tuple(changes)), notes  # fmt: skip
+    return RenderedFile(
+        target.lstrip("/"), target, "Apache prefork limits", apply, "\n".join(lines) + "\n", tuple(changes)
+    ), notes
 
 
-def render(m: Machine, profile: Profile, *, flavour: str | None = None, session: Session | None = None) -> Rendering:
+def render(
+    m: Machine, profile: Profile, *, flavour: str | None = None, session: Session | None = None
+) -> Rendering:
     files: list[RenderedFile] = []
     notes: list[str] = []
     for made in (_sysctl(m, profile), _tmpfiles(m, profile), _fstab(m, profile)):
         if made is not None:
             files.append(made)
-    for made, more in (_udev(m, profile), _ksmtuned(m, profile), _mycnf(m, profile, flavour, session), _apache(m, profile)):
+    for made, more in (
+        _udev(m, profile),
+        _ksmtuned(m, profile),
+        _mycnf(m, profile, flavour, session),
+        _apache(m, profile),
+    ):
         notes.extend(more)
         if made is not None:
             files.append(made)
@@ -335,14 +482,18 @@ def render(m: Machine, profile: Profile, *, flavour: str | None = None, session:
 def check_out_dir(out: Path) -> Path:
     """Refuse output folders that are system directories: render never edits the system."""
     resolved = out.expanduser().resolve()
-    if str(resolved) in _SYSTEM_DIRS or any(str(resolved).startswith(d + "/") for d in ("/etc", "/proc", "/sys", "/boot")):
+    if str(resolved) in _SYSTEM_DIRS or any(
+        str(resolved).startswith(d + "/") for d in ("/etc", "/proc", "/sys", "/boot")
+    ):
         raise UsageError(
             f"refusing to render into {resolved}",
             why="tune render writes files for you to review and install; it never writes into system folders",
             fix="pass an empty working folder, e.g. --out ./tuned-files",
         )
     if resolved.exists() and not resolved.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder", fix="pass a folder (it is created if missing)")
+        raise UsageError(
+            f"--out {out} exists and is not a folder", fix="pass a folder (it is created if missing)"
+        )
     return resolved
 
 

@@ -35,9 +35,9 @@ DEFAULTS = {
 ALIASES = {
     "log_slow_query": "slow_query_log",  # MariaDB >= 10.11
     "log_slow_query_time": "long_query_time",  # MariaDB >= 10.11
-    "log_slow_queries": "slow_query_log",  # removed in MySQL 5.6, still in old my.cnf files
 }
 _TRUE = {"1", "on", "true", "yes"}
+_NAMES = {"mariadb": "MariaDB", "mysql": "MySQL"}
 
 
 def _on(value: str) -> bool:
@@ -68,14 +68,14 @@ def wanted(profile: Profile, flavour: str, version: tuple[int, int, int] | None 
         pv = profile.get("mysql", key)
         if pv is not None:
             on = bool(pv.value)
-            add(pv, "ON" if on else "OFF", "ON" if on else "OFF", lambda v, on=on: _on(v) == on)
+            add(pv, "ON" if on else "OFF", "ON" if on else "OFF", lambda v: _on(v) == on)
 
     mysql = flavour == "mysql"
     switch("slow_query_log")
     limit = profile.get("mysql", "long_query_time")
     if limit is not None:
         seconds = float(limit.value)
-        add(limit, f"{seconds:g}", f"<= {seconds:g}", lambda v: _float(v) is not None and _float(v) <= seconds)  # type: ignore[operator]
+        add(limit, f"{seconds:g}", f"<= {seconds:g}", lambda v: _float(v, default=seconds + 1) <= seconds)
     switch("log_queries_not_using_indexes")
     throttle = profile.get("mysql", "log_throttle_queries_not_using_indexes")
     if mysql and throttle is not None:
@@ -95,11 +95,11 @@ def wanted(profile: Profile, flavour: str, version: tuple[int, int, int] | None 
     return out
 
 
-def _float(text: str) -> float | None:
+def _float(text: str, default: float) -> float:
     try:
         return float(text)
     except ValueError:
-        return None
+        return default
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def check(
             out.append(
                 Finding(
                     check=f"mysql:{want.variable}",
-                    title=f"{flavour} {want.variable}",
+                    title=f"{_NAMES[flavour]} {want.variable}",
                     status="UNKNOWN",
                     observed=None,
                     expected=want.expected,
@@ -153,7 +153,7 @@ def check(
         out.append(
             Finding(
                 check=f"mysql:{want.variable}",
-                title=f"{flavour} {want.variable}",
+                title=f"{_NAMES[flavour]} {want.variable}",
                 status="OK" if want.accepts(seen.value) else "WARNING",
                 observed=seen.value if seen.value != "" else "(empty)",
                 expected=want.expected,
@@ -168,7 +168,7 @@ def check(
         out.append(
             Finding(
                 check="mysql:log_output",
-                title=f"{flavour} log_output",
+                title=f"{_NAMES[flavour]} log_output",
                 status="OK" if has_file else "WARNING",
                 observed=output.value,
                 expected="includes FILE",

@@ -61,7 +61,9 @@ APACHE_PREFORK = "https://httpd.apache.org/docs/2.4/mod/prefork.html"
 APACHE_UPGRADING = "https://httpd.apache.org/docs/2.4/upgrading.html"
 KERNEL_PROC_SMAPS_ROLLUP = "https://docs.kernel.org/filesystems/proc.html"
 MYSQL_SLOW_LOG = "https://dev.mysql.com/doc/refman/8.4/en/slow-query-log.html"
-MYSQL_LOG_SLOW_EXTRA = "https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_log_slow_extra"
+MYSQL_LOG_SLOW_EXTRA = (
+    "https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_log_slow_extra"
+)
 MYSQL_LOG_THROTTLE = (
     "https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html"
     "#sysvar_log_throttle_queries_not_using_indexes"
