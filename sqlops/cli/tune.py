@@ -4,7 +4,9 @@ options, calls one library function in sqlops.tuning and renders the result."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +60,27 @@ def _profile(app: AppContext, name: str | None, machine: Any) -> tuple[Any, str]
     if name:
         return profiles.load(name, extra), "--profile"
     if app.config.tune.profile:
-        return profiles.load(
-            app.config.tune.profile, extra
-        ), f"config tune.profile ({app.loaded().source_of('tune.profile')})"
+        origin = app.loaded().source_of("tune.profile")
+        return profiles.load(app.config.tune.profile, extra), f"config tune.profile ({origin})"
     detected, evidence = checks.detect_profile(machine)
     return profiles.load(detected, extra), evidence
 
 
-def _session(app: AppContext, profile: Any, use_db: bool | None) -> Any:
-    """A server session when the profile checks MySQL and a server is configured (or --db)."""
-    if not profile.has("mysql") or use_db is False:
-        return None
-    if use_db is None and not app.server_configured():
-        return None
-    return app.connect(with_database=False)
+@contextlib.contextmanager
+def _session(app: AppContext, profile: Any, use_db: bool | None) -> Iterator[Any]:
+    """A server session when the profile checks MySQL and a server is configured (or --db);
+    else None. Only globals are read, so no database is selected."""
+    wanted = profile.has("mysql") and use_db is not False and (use_db or app.server_configured())
+    session = app.connect(with_database=False) if wanted else None
+    try:
+        yield session
+    finally:
+        if session is not None:
+            session.close()
+
+
+def out_option(help_text: str) -> Any:
+    return click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help=help_text)
 
 
 def db_option(func: Any) -> Any:
@@ -106,12 +115,8 @@ def check(
 
     machine = _machine(root_dir)
     chosen, source = _profile(app, profile, machine)
-    session = _session(app, chosen, use_db)
-    try:
+    with _session(app, chosen, use_db) as session:
         report = checks.run(machine, chosen, profile_source=source, session=session)
-    finally:
-        if session is not None:
-            session.close()
     if fmt == "json":
         emit_json(report.to_json())
         return report.exit_code
@@ -136,13 +141,7 @@ def check(
 @profile_option
 @root_option
 @db_option
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder for the files (created).",
-)
+@out_option("Folder for the files (created).")
 @click.option(
     "--flavour",
     type=click.Choice(["mariadb", "mysql"]),
@@ -175,12 +174,8 @@ def render_cmd(
     machine = _machine(root_dir)
     chosen, _ = _profile(app, profile, machine)
     render.check_out_dir(Path(out_dir))
-    session = _session(app, chosen, use_db)
-    try:
+    with _session(app, chosen, use_db) as session:
         rendering = render.render(machine, chosen, flavour=flavour, session=session)
-    finally:
-        if session is not None:
-            session.close()
     written = [] if dry_run else render.write(rendering, Path(out_dir))
     for note in rendering.notes:
         log.warning("%s", note)
@@ -249,13 +244,7 @@ def prefork_cmd(app: AppContext, profile: str, root_dir: str, reserve_mib: int |
 
 @tune_group.command("capture")
 @root_option
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="New or empty folder for the snapshot.",
-)
+@out_option("New or empty folder for the snapshot.")
 @format_option
 @click.pass_obj
 def capture_cmd(app: AppContext, root_dir: str, out_dir: str, fmt: str) -> int:

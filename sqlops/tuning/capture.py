@@ -44,6 +44,7 @@ class Capture:
 
 def record(root: Root, profile_dir: str | None = None) -> Root:
     """Run every check, prefork sizing and render against `root`, so it records what they read."""
+    checks.detect_profile(Machine(root))
     for name in profiles.available(profile_dir):
         profile = profiles.load(name, profile_dir)
         machine = Machine(root)

@@ -203,10 +203,14 @@ def schedulers(m: Machine, profile: Profile) -> list[Finding]:
             )
             continue
         kind = "rotational" if rotational is not False else "non-rotational"
+        reason, cite = f"{kind} disk.", tuple[str, ...]()
+        ok = parsed.active in allowed
         if LEGACY_SCHEDULERS & set(parsed.available):
             equivalent = LEGACY_EQUIVALENT.get(parsed.active)
             ok = equivalent in allowed
-            legacy_expected = " or ".join(k for k, v in LEGACY_EQUIVALENT.items() if v in allowed)
+            legacy_expected = (
+                " or ".join(k for k, v in LEGACY_EQUIVALENT.items() if v in allowed) or "deadline"
+            )
             reason = (
                 f"legacy single-queue scheduler names ({kind} disk): noop, deadline and cfq were removed in "
                 f"Linux 5.0, which only has none, mq-deadline, bfq and kyber. "
@@ -214,33 +218,22 @@ def schedulers(m: Machine, profile: Profile) -> list[Finding]:
                     f"{parsed.active} is this kernel's counterpart of {equivalent}. "
                     if ok
                     else "cfq idles per process and starves a database's I/O; use "
-                    f"{legacy_expected or 'deadline'} until the kernel is upgraded. "
+                    f"{legacy_expected} until the kernel is upgraded. "
                 )
             )
-            out.append(
-                finding(
-                    check,
-                    title,
-                    "OK" if ok else "WARNING",
-                    observed,
-                    f"{legacy_expected or 'deadline'} (after upgrade: {expected})",
-                    pv,
-                    reason=reason,
-                    cite=(sources.KERNEL_LEGACY_SCHED_REMOVED, sources.KERNEL_SWITCHING_SCHED),
-                    fact=dev.scheduler.path,
-                )
-            )
-            continue
-        ok = parsed.active in allowed
+            expected = f"{legacy_expected} (after upgrade: {expected})"
+            cite = (sources.KERNEL_LEGACY_SCHED_REMOVED, sources.KERNEL_SWITCHING_SCHED)
+        status: Status = "OK" if ok else "WARNING"
         out.append(
             finding(
                 check,
                 title,
-                "OK" if ok else "WARNING",
+                status,
                 observed,
                 expected,
                 pv,
-                reason=f"{kind} disk.",
+                reason=reason,
+                cite=cite,
                 fact=dev.scheduler.path,
             )
         )

@@ -126,7 +126,10 @@ class Root:
     def glob(self, folder: str, pattern: str) -> list[str]:
         """Target paths of the entries of `folder` whose names match the regex `pattern`."""
         rx = re.compile(pattern)
-        return [f"{folder.rstrip('/')}/{name}" for name in self.listdir(folder) if rx.fullmatch(name)]
+        found = [f"{folder.rstrip('/')}/{name}" for name in self.listdir(folder) if rx.fullmatch(name)]
+        for path in found:  # recorded, so a capture keeps the entries a glob found
+            self.kind(path)
+        return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,6 +102,12 @@ class Rendering:
         }
 
 
+def _file(target: str, purpose: str, apply: str, lines: list[str], changes: list[Change]) -> RenderedFile:
+    """A file to install at `target` (written under --out at the same relative path)."""
+    content = "\n".join(lines).rstrip() + "\n"
+    return RenderedFile(target.lstrip("/"), target, purpose, apply, content, tuple(changes))
+
+
 def _comment(text: str, width: int = 100) -> list[str]:
     return textwrap.wrap(
         text,
@@ -134,11 +140,17 @@ def _sysctl(m: Machine, profile: Profile) -> RenderedFile | None:
     if not values:
         return None
     target = f"/etc/sysctl.d/90-sqlops-{profile.name}.conf"
-    apply = "sysctl --system"
+    apply = "systemctl restart systemd-sysctl (or: sysctl --system)"
     lines = _header(profile, target, apply)
     changes = []
+    reads = {pv.key: facts.sysctl(m.root, pv.key) for pv in values}
+    if not all(r.ok for r in reads.values()):
+        lines += _comment(
+            "A key written as -key is skipped where this kernel lacks it (systemd >= 243, procps >= 3.3.16). "
+            f"Source: {sources.SYSCTL_D}"
+        )
     for pv in values:
-        read = facts.sysctl(m.root, pv.key)
+        read = reads[pv.key]
         prefix = "" if read.ok else "-"  # systemd-sysctl: ignore the key where this kernel lacks it
         lines += ["", *_explained(pv), f"{prefix}{pv.key} = {pv.value.set}"]
         changes.append(
@@ -149,14 +161,7 @@ def _sysctl(m: Machine, profile: Profile) -> RenderedFile | None:
                 read.path if read.ok else read.why_missing(),
             )
         )
-    return RenderedFile(
-        target.lstrip("/"),
-        target,
-        "kernel settings (sysctl.d)",
-        apply,
-        "\n".join(lines) + "\n",
-        tuple(changes),
-    )
+    return _file(target, "kernel settings (sysctl.d)", apply, lines, changes)
 
 
 def _udev(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]:
@@ -214,14 +219,7 @@ def _udev(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]
         new = planned.get("0" if dev.is_rotational is False else "1")
         if new:
             changes.append(Change(f"{dev.name} scheduler", new, parsed.active, dev.scheduler.path))
-    return RenderedFile(
-        target.lstrip("/"),
-        target,
-        "I/O scheduler per device (udev rule)",
-        apply,
-        "\n".join(lines) + "\n",
-        tuple(changes),
-    ), notes
+    return _file(target, "I/O scheduler per device (udev rule)", apply, lines, changes), notes
 
 
 def _tmpfiles(m: Machine, profile: Profile) -> RenderedFile | None:
@@ -245,14 +243,7 @@ def _tmpfiles(m: Machine, profile: Profile) -> RenderedFile | None:
         lines += ["", *_explained(pv), f"w {path} - - - - {value}"]
         previous = bracketed(read.text) if read.ok else None
         changes.append(Change(path, value, previous, read.path if read.ok else read.why_missing()))
-    return RenderedFile(
-        target.lstrip("/"),
-        target,
-        "memory settings in sysfs (tmpfiles.d)",
-        apply,
-        "\n".join(lines) + "\n",
-        tuple(changes),
-    )
+    return _file(target, "memory settings in sysfs (tmpfiles.d)", apply, lines, changes)
 
 
 def _ksmtuned(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str]]:
@@ -275,14 +266,7 @@ def _ksmtuned(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[s
         notes.append(
             "advisor_mode is scan-time: set it to none before starting ksmtuned; both drive pages_to_scan"
         )
-    return RenderedFile(
-        target.lstrip("/"),
-        target,
-        "KSM tuning daemon settings",
-        apply,
-        "\n".join(lines) + "\n",
-        tuple(changes),
-    ), notes
+    return _file(target, "KSM tuning daemon settings", apply, lines, changes), notes
 
 
 def _fstab(m: Machine, profile: Profile) -> RenderedFile | None:
@@ -392,14 +376,7 @@ def _mycnf(
             "MySQL version unknown without --dsn: assumed >= 8.0.14 (log_slow_extra); "
             "remove log_slow_extra for older servers, or render with --dsn"
         )
-    return RenderedFile(
-        target.lstrip("/"),
-        target,
-        f"{name} slow query log (my.cnf snippet)",
-        apply,
-        "\n".join(lines).rstrip() + "\n",
-        tuple(changes),
-    ), notes
+    return _file(target, f"{name} slow query log (my.cnf snippet)", apply, lines, changes), notes
 
 
 def _normal(value: str) -> str:
@@ -453,9 +430,7 @@ def _apache(m: Machine, profile: Profile) -> tuple[RenderedFile | None, list[str
         )
     lines.append("</IfModule>")
     notes = [f"prefork: {n}" for n in sizing.notes]
-    return RenderedFile(
-        target.lstrip("/"), target, "Apache prefork limits", apply, "\n".join(lines) + "\n", tuple(changes)
-    ), notes
+    return _file(target, "Apache prefork limits", apply, lines, changes), notes
 
 
 def render(
