@@ -57,10 +57,6 @@ def capture(source: Root, out: Path, profile_dir: str | None = None) -> Capture:
     out = out.expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"--out {out} is not an empty folder", fix="pass a new or empty folder")
-    if out.resolve() == source.path.resolve() or source.path.resolve() in out.resolve().parents:
-        raise UsageError(
-            f"--out {out} is inside --root {source.given}", fix="write the capture somewhere else"
-        )
     if source.texts is None:
         source = Root(source.path, keep_texts=True)
     record(source, profile_dir)
