@@ -14,7 +14,7 @@ import click
 
 from sqlops.cli.app import AppContext, cli, nagios_plugin
 from sqlops.cli.output import emit_json, format_option, table
-from sqlops.errors import PreconditionError, UsageError
+from sqlops.errors import ConnectError, PreconditionError, UsageError
 
 log = logging.getLogger("sqlops.tune")
 
@@ -115,8 +115,11 @@ def check(
 
     machine = _machine(root_dir)
     chosen, source = _profile(app, profile, machine)
-    with _session(app, chosen, use_db) as session:
-        report = checks.run(machine, chosen, profile_source=source, session=session)
+    try:
+        with _session(app, chosen, use_db) as session:
+            report = checks.run(machine, chosen, profile_source=source, session=session)
+    except ConnectError as exc:  # the other checks still run; the slow-log item is UNKNOWN
+        report = checks.run(machine, chosen, profile_source=source, server_error=exc.what)
     if fmt == "json":
         emit_json(report.to_json())
         return report.exit_code

@@ -29,11 +29,15 @@ def run(
     *,
     profile_source: str,
     session: Session | None = None,
+    server_error: str | None = None,
 ) -> Report:
+    """All checks of `profile`. `session` reads the slow-log settings from a server;
+    `server_error` says why the configured server could not be reached (UNKNOWN, and the
+    other checks still run)."""
     findings: list[Finding] = []
     for check in CHECKS:
         findings.extend(check(machine, profile))
-    findings.extend(mysql_checks(machine, profile, session))
+    findings.extend(mysql_checks(machine, profile, session, server_error))
     return Report(profile.name, profile.files, profile_source, machine.root.given, tuple(findings))
 
 
@@ -382,9 +386,24 @@ def pve(m: Machine, profile: Profile) -> list[Finding]:
 # MySQL / MariaDB slow log
 
 
-def mysql_checks(m: Machine, profile: Profile, session: Session | None) -> list[Finding]:
+def mysql_checks(
+    m: Machine, profile: Profile, session: Session | None, server_error: str | None = None
+) -> list[Finding]:
     if not profile.has("mysql"):
         return []
+    if server_error is not None:
+        return [
+            finding(
+                "mysql:server",
+                "slow query log settings",
+                "UNKNOWN",
+                None,
+                None,
+                reason=f"cannot read them from the server: {server_error}",
+                cite=(sources.MYSQL_SLOW_LOG,),
+                fact="server",
+            )
+        ]
     if session is not None:
         flavour = session.info.flavour
         version = session.info.version

@@ -54,3 +54,18 @@ def test_verbose_prints_reasons_of_passing_items(run_cli: Any) -> None:
     _, quiet, _ = run_cli("tune", "check", "--root", "web-guest/root")
     _, loud, _ = run_cli("tune", "check", "--root", "web-guest/root", "-v")
     assert quiet.count("why:") == 4 and loud.count("why:") > quiet.count("why:")
+
+
+def test_an_unreachable_server_makes_only_the_slow_log_item_unknown(run_cli: Any) -> None:
+    code, out, _ = run_cli(
+        "--dsn", "mysql://nobody@127.0.0.1:1/", "tune", "check", "--root", "db-guest/root", "--format", "json"
+    )
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "WARNING"  # WARNING ranks above UNKNOWN
+    assert data["counts"]["UNKNOWN"] == 1
+    found = {f["check"]: f for f in data["findings"]}
+    assert (
+        found["mysql:server"]["status"] == "UNKNOWN" and "cannot connect" in found["mysql:server"]["reason"]
+    )
+    assert found["sysctl:vm.swappiness"]["status"] == "WARNING"  # the rest was still checked
+    assert not any(c.startswith("mysql:") and c != "mysql:server" for c in found)
