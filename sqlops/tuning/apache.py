@@ -3,6 +3,7 @@ MaxRequestWorkers fits in the memory prefork sizing finds (see :mod:`prefork`)."
 
 from __future__ import annotations
 
+from sqlops.errors import PreconditionError
 from sqlops.tuning import facts, sources
 from sqlops.tuning.findings import Finding, finding
 from sqlops.tuning.machine import Machine
@@ -117,7 +118,7 @@ def _apache_fit(
         ]
     try:
         sizing = size(m, profile)
-    except Exception as exc:
+    except PreconditionError as exc:  # no MemTotal: UNKNOWN, never a crash
         return [
             finding("apache:fit", title, "UNKNOWN", None, None, reason=str(exc), fact=m.meminfo_read.path)
         ]

@@ -174,3 +174,14 @@ def test_profile_detection(case: str, profile: str) -> None:
 def test_detection_of_an_unknown_machine_is_base(tmp_path: Path) -> None:
     name, evidence = checks.detect_profile(Machine(Root(tmp_path)))
     assert name == "base" and "no Proxmox" in evidence
+
+
+def test_apache_fit_without_meminfo_is_unknown(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(DATA / "web-guest" / "root", root)
+    (root / "proc/meminfo").unlink()
+    report = checks.run(Machine(Root(root)), profiles.load("web-guest"), profile_source="test")
+    fit = {f.check: f for f in report.findings}["apache:fit"]
+    assert fit.status == "UNKNOWN" and "/proc/meminfo" in fit.reason
