@@ -109,7 +109,7 @@ def check(
     value, the expected one, a status, the reason and its sources. Exit 0 OK, 1 WARNING,
     2 CRITICAL, 3 UNKNOWN.
 
-    Example: sqlops --dsn mysql://monitor@localhost/ tune check --profile db-guest
+    Example: sqlops --dsn mysql://monitor@db1/ tune check -v
     """
     from sqlops.tuning import checks
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlops.errors import PreconditionError
-from sqlops.tuning.facts import parse_meminfo, smaps_rollup
+from sqlops.tuning.facts import Process, parse_meminfo, smaps_rollup
 from sqlops.tuning.machine import Machine
 from sqlops.tuning.profiles import Profile
 
@@ -197,10 +198,10 @@ def size(machine: Machine, profile: Profile, *, reserve_mib: int | None = None) 
     )
 
 
-def _group(processes: object) -> list[ServiceMemory]:
+def _group(processes: Iterable[Process]) -> list[ServiceMemory]:
     by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for p in processes:  # type: ignore[attr-defined]
-        by_name[p.name].append((p.pid, p.rss_kib))
+    for p in processes:
+        by_name[p.name].append((p.pid, p.rss_kib or 0))
     out = [
         ServiceMemory(name, tuple(pid for pid, _ in items), sum(k for _, k in items))
         for name, items in by_name.items()

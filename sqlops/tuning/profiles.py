@@ -78,7 +78,7 @@ class Range:
     high: int | None = None
 
     def accepts(self, observed: str) -> bool:
-        if isinstance(self.set, str) and self.low is None and self.high is None:
+        if isinstance(self.set, str):  # exact text, whitespace-insensitive (the schema allows no range)
             return " ".join(observed.split()) == " ".join(self.set.split())
         try:
             number = int(observed.split()[0])
@@ -86,7 +86,7 @@ class Range:
             return False
         low = self.set if self.low is None else self.low
         high = self.set if self.high is None else self.high
-        return low <= number <= high  # type: ignore[operator]
+        return low <= number <= high
 
     def describe(self) -> str:
         if self.low is None and self.high is None:

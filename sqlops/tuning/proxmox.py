@@ -185,7 +185,7 @@ def _storage_kind(volume: str, opts: dict[str, str], node: Node) -> tuple[str | 
 def _lint_disk(vm: VmConfig, key: str, value: str, node: Node, profile: Profile) -> Finding | None:
     if not _is_disk(value):
         return None
-    bus = DISK_KEY.fullmatch(key).group(1)  # type: ignore[union-attr]
+    bus = key.rstrip("0123456789")  # ide0 -> ide (the caller matched DISK_KEY)
     volume, opts = split_options(value)
     problems: list[tuple[Status, str]] = []
     reasons: list[str] = []
