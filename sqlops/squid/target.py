@@ -49,10 +49,14 @@ class Target:
     description: str  # for logs and `ingest status`, never contains a password
     database: DatabaseConfig
     table: str
-    format: str | None  # None: detect squid / squid_mysql from the first lines
+    format: str | None  # None: detect squid / squid_mysql from the first lines (also "auto")
     ingest: IngestConfig
     spool_root: Path
     warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.format == "auto":
+            object.__setattr__(self, "format", None)
 
     @property
     def spool_dir(self) -> Path:
