@@ -341,6 +341,8 @@ def stream_batches(
         pos += complete
         builder.advance(pos)
         builder.consumed += complete
+        if builder.full:
+            yield builder.take()
     if unterminated is not None:
         unterminated.append(len(tail))  # a last line without newline may still be being written
     if builder is not None and builder.pending:

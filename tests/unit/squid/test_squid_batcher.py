@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from sqlops.schema.definitions import access_log_def
-from sqlops.squid.batcher import Batch, Prefetcher, journal_batches, stream_batches
+from sqlops.squid.batcher import Batch, ChunkOrigin, Prefetcher, journal_batches, stream_batches
 from sqlops.squid.logformat import compile_format
 from sqlops.squid.protocol import encode_line, opening
 from sqlops.squid.rows import RowEncoder, columns_from_definition
@@ -170,3 +170,11 @@ def test_prefetcher_passes_errors_and_stops() -> None:
     assert next(numbers) == 1
     numbers.close()
     assert not numbers._thread.is_alive()
+
+
+def test_file_batches_stay_near_max_rows_on_the_block_path() -> None:
+    text = b"".join(native(i) + b"\n" for i in range(2000))
+    batches = list(stream_batches(io.BytesIO(text), "load:1", 0, make_encoder, max_rows=100))
+    check_contiguous(batches, 0, len(text))
+    assert len(batches) >= 10 and max(b.size for b in batches) <= 200
+    assert all(isinstance(origin, ChunkOrigin) for b in batches for origin in b.origins)
