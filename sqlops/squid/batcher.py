@@ -282,9 +282,9 @@ def _read_size(builder: BatchBuilder | None, max_rows: int) -> int:
     """Read about as many bytes as the rest of the batch needs, so batches stay near
     `max_rows` although whole reads are encoded at once."""
     if builder is None:
-        return min(CHUNK, max(16384, max_rows * 256))
+        return min(CHUNK, max(4096, max_rows * 128))
     remaining = max(1, max_rows - builder.batch.size)
-    return min(CHUNK, max(4096, remaining * builder.bytes_per_line))
+    return min(CHUNK, max(2048, remaining * builder.bytes_per_line))
 
 
 def _sample(body: bytes, limit: int = 200) -> list[bytes]:
