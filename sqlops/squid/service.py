@@ -332,6 +332,7 @@ class Reader:
         self.terminating = False
         self._tail = b""
         self._next_space_check = 0.0
+        self._checked_at_bytes = 0
         self._next_cap_shout = 0.0
 
     def run(self, tick: Any) -> None:
@@ -402,10 +403,12 @@ class Reader:
         self.stats.bytes_read += len(data)
 
     def _reserve_reached(self) -> bool:
+        """Checked every second and after every MiB read (statvfs is cheap)."""
         now = time.monotonic()
-        if now < self._next_space_check:
+        if now < self._next_space_check and self.stats.bytes_read - self._checked_at_bytes < MB:
             return self.stats.reading_paused
         self._next_space_check = now + 1.0
+        self._checked_at_bytes = self.stats.bytes_read
         reserve = self.ingest.spool_reserve_mb * MB
         try:
             free = free_bytes(self.journal.path)
