@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlops.config import DatabaseConfig
-from sqlops.db import Session, lock_name, named_lock
+from sqlops.db import Session, connect, lock_name, named_lock
 from sqlops.errors import InputError, SqlopsError
-from sqlops.squid.batcher import Batch, Prefetcher, stream_batches
+from sqlops.squid.batcher import FAST_SWITCH, Batch, Prefetcher, stream_batches
 from sqlops.squid.logformat import compile_format, detect_format
 from sqlops.squid.rows import RowEncoder
 from sqlops.squid.writer import LOAD_TABLE, Checkpoint, CheckpointMoved, LogWriter
@@ -163,9 +163,14 @@ class Loader:
 
     def __enter__(self) -> Loader:
         self.writer.connect()
+        self.meta = connect(self.settings)  # bookkeeping outside the batch transactions
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(FAST_SWITCH)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        sys.setswitchinterval(self._switch)
+        self.meta.close()
         self.writer.close()
 
     @property
@@ -179,7 +184,7 @@ class Loader:
         progress: Callable[[int], None] | None = None,
         notes: Callable[[str], None] | None = None,
     ) -> FileResult:
-        session = self.writer.require()
+        session = self.meta
         started = time.monotonic()
         with open_log(path, progress) as stream:
             head = _read_exactly(stream, HEAD_BYTES)

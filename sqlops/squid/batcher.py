@@ -198,7 +198,11 @@ def _strip_commands(text: bytes) -> bytes:
 
 
 EncoderFactory = Callable[[list[bytes]], RowEncoder]
-CHUNK = 1 << 20
+# Reads are parsed in one C call each; short ones let the writer thread (which needs the GIL
+# for every round trip to the server) in often. With Python's 5 ms switch interval the writer
+# waited that long per round trip; the daemon and the backfill lower it to FAST_SWITCH.
+CHUNK = 1 << 17
+FAST_SWITCH = 0.0005
 MAX_MESSAGE = 64 << 20
 
 

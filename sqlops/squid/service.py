@@ -36,7 +36,7 @@ from typing import Any
 from sqlops.config import IngestConfig
 from sqlops.db import errno_of
 from sqlops.errors import ConfigError, SqlopsError
-from sqlops.squid.batcher import Batch, Prefetcher, journal_batches
+from sqlops.squid.batcher import FAST_SWITCH, Batch, Prefetcher, journal_batches
 from sqlops.squid.logformat import compile_format, detect_format
 from sqlops.squid.protocol import has_rotate
 from sqlops.squid.rows import RowEncoder
@@ -72,6 +72,8 @@ class Stats:
         self.orphan_backlog = 0
         self.committed_own = 0
         self.rotations = 0
+        self.waiting_for_batches = 0.0  # seconds the writer waited for the parser (profiling)
+        self.writing = 0.0  # seconds spent in batch transactions
         self._rate_window: list[tuple[float, int]] = []
 
     def commit(self, rows: int, quarantined: int) -> None:
@@ -230,14 +232,18 @@ class Drainer(threading.Thread):
             name=f"batches-{journal.id}",
         )
         try:
+            waited = time.monotonic()
             for batch in prefetch:
+                self.stats.waiting_for_batches += time.monotonic() - waited
                 if self.abandon.is_set():
                     return False
+                started = time.monotonic()
                 try:
                     result = writer.write(batch, checkpoint)
                 except CheckpointMoved as exc:
                     log.warning("re-reading the checkpoint: %s", exc)
                     return False
+                self.stats.writing += time.monotonic() - started
                 journal.release(batch.end)
                 self.stats.commit(result.rows, result.quarantined)
                 self._backoff = 0.5
@@ -251,6 +257,7 @@ class Drainer(threading.Thread):
                     self._scan()
                     if self._adopted:
                         return False
+                waited = time.monotonic()
             return not self.abandon.is_set()
         finally:
             prefetch.close()
@@ -449,6 +456,19 @@ class Reader:
 # Entry point
 
 
+def _thread_cpu() -> str:
+    """CPU seconds (user+system) of each live thread, for profiling at DEBUG level."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            out.append(f"{names.get(int(task.name), task.name)}={seconds:.2f}")
+    return ", ".join(sorted(out))
+
+
 def _limit_malloc_retention() -> None:
     """Have glibc return big buffers (journal chunks, batches) to the system right away and
     keep few per-thread arenas: the daemon's RSS stays flat however large the backlog."""
@@ -494,6 +514,7 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
     """The daemon; `stop_requested` becomes [True] when SIGTERM/SIGINT arrived (the entry
     point catches them from its first instant)."""
     _limit_malloc_retention()
+    sys.setswitchinterval(FAST_SWITCH)
     _setup_logging()
     if not args or args[0] in ("-h", "--help"):
         sys.stderr.write(
@@ -572,6 +593,13 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
         drainer.done.wait(0.5)
         tick()
     drainer.abandon.set()
+    log.debug(
+        "cpu seconds by thread: %s; writer waited %.2f s for batches, spent %.2f s writing %d batches",
+        _thread_cpu(),
+        stats.waiting_for_batches,
+        stats.writing,
+        stats.batches,
+    )
     left = max(0, own.end - stats.committed_own)
     if drainer.done.is_set():
         log.info("stopping: everything written (%d rows this run)", stats.rows_written)
@@ -584,4 +612,3 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
     logging.shutdown()
     sys.stderr.flush()
     os._exit(0)
-

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, errno_of, quote_ident
 from sqlops.errors import ConnectError, PreconditionError
 from sqlops.squid.batcher import MAX_REASON, Batch, Quarantined
+from sqlops.squid.localinfile import rows_file
 from sqlops.squid.rows import ColumnSpec, Mode, sql_hex, sql_literal, tsv_unescape
 
 log = logging.getLogger("sqlops.squid.writer")
@@ -98,6 +98,7 @@ class JournalCheckpoint(Checkpoint):
 
     def read(self, session: Session) -> int:
         rows = session.query(f"SELECT position FROM {CHECKPOINT_TABLE} WHERE stream = %s", (self.stream,))
+        session.commit()  # the writer's session does not autocommit: end the snapshot
         self.exists = bool(rows)
         return int(rows[0][0]) if rows else 0
 
@@ -135,6 +136,7 @@ class JournalCheckpoint(Checkpoint):
 
     def forget(self, session: Session) -> None:
         session.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE stream = %s", (self.stream,))
+        session.commit()
 
 
 def _ranges(sizes: list[int], overhead: int, limit: int) -> list[tuple[int, int]]:
@@ -175,17 +177,21 @@ class LogWriter:
         self.session: Session | None = None
         self.columns: dict[str, ColumnSpec] = {}
         self.mode: Mode = "tsv"
-        self._memfd: int | None = None
+        self._packet_size = 1 << 20
         self._notes: set[str] = set()
 
     # ------------------------------------------------------------------ connection
 
     def connect(self) -> Session:
         self.close()
-        session = connect(self.settings)
+        # Without autocommit a batch is LOAD DATA, UPDATE checkpoint, COMMIT: three round trips.
+        session = connect(self.settings, autocommit=False)
         try:
             self.columns = inspect_columns(session, self.table)
             self.mode = self._choose_mode(session)
+            server_limit = int(session.scalar("SELECT @@max_allowed_packet") or 0)
+            self._packet_size = max(1024, min(1 << 20, server_limit - 4096))
+            session.commit()
         except BaseException:
             session.close()
             raise
@@ -226,7 +232,6 @@ class LogWriter:
     def write(self, batch: Batch, checkpoint: Checkpoint) -> WriteResult:
         """Write one batch and advance the checkpoint, all in one transaction."""
         session = self.require()
-        session.begin()
         try:
             rejected: list[Quarantined] = []
             if batch.rows:
@@ -244,11 +249,11 @@ class LogWriter:
         return WriteResult(stored, len(quarantine))
 
     def _store_rows(self, session: Session, batch: Batch) -> list[Quarantined]:
-        """Store the rows the fast way; on any row-level trouble fall back to INSERTs that
-        isolate the rejected rows. Returns those rows as quarantine records."""
+        """Store the rows the fast way; on any row-level trouble roll back (the rows are the
+        first statements of the transaction) and send them again as INSERTs that isolate the
+        rejected rows. Returns those rows as quarantine records."""
         columns = batch.columns
         if batch.mode == "tsv" and self.mode == "tsv":
-            session.execute("SAVEPOINT sqlops_batch")
             try:
                 loaded, warnings = self._load_data(session, batch.blocks, columns)
             except pymysql.MySQLError as exc:
@@ -258,11 +263,11 @@ class LogWriter:
                     self._note(f"LOAD DATA LOCAL refused ({exc.args[-1]}); switching to multi-row INSERT")
                 elif code not in ROW_ERRORS:
                     raise
-                session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
+                session.rollback()
             else:
                 if warnings == 0 and loaded == batch.rows:
                     return []
-                session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
+                session.rollback()
                 log.info(
                     "LOAD DATA of %d rows gave %d warning(s) (%d rows loaded); re-sending as INSERT "
                     "to find the rows the server rejects",
@@ -271,14 +276,13 @@ class LogWriter:
                     loaded,
                 )
         elif batch.mode == "sql":
-            session.execute("SAVEPOINT sqlops_batch")
             try:
                 self._insert_blocks(session, batch.blocks, columns)
                 return []
             except pymysql.MySQLError as exc:
                 if errno_of(exc) not in ROW_ERRORS:
                     raise
-                session.execute("ROLLBACK TO SAVEPOINT sqlops_batch")
+                session.rollback()
         rows = batch.row_list()
         if batch.mode == "tsv":
             rows = [self._tsv_to_sql(row, columns) for row in rows]
@@ -292,24 +296,13 @@ class LogWriter:
         return rejected
 
     def _load_data(self, session: Session, blocks: list[bytes], columns: Sequence[str]) -> tuple[int, int]:
-        if self._memfd is None:
-            self._memfd = os.memfd_create("sqlops-batch", os.MFD_CLOEXEC)
-        fd = self._memfd
-        os.ftruncate(fd, 0)
-        offset = 0
-        for block in blocks:
-            view = memoryview(block)
-            done = 0
-            while done < len(block):
-                done += os.pwrite(fd, view[done:], offset + done)
-            offset += len(block)
         column_list = ", ".join(quote_ident(c) for c in columns)
         sql = (
             f"{TAG}LOAD DATA LOCAL INFILE %s INTO TABLE {quote_ident(self.table)} CHARACTER SET binary "
             f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({column_list})"
         )
-        with session.raw.cursor() as cur:
-            loaded = cur.execute(sql, (f"/proc/self/fd/{fd}",))
+        with rows_file(blocks, self._packet_size) as name, session.raw.cursor() as cur:
+            loaded = cur.execute(sql, (name,))
             return int(loaded), int(cur.warning_count)
 
     def _insert_head(self, columns: Sequence[str]) -> bytes:

@@ -190,7 +190,7 @@ class Squid:
         lines += [
             "http_access allow localhost",
             "http_access deny all",
-            f"access_log {self.access_log} {fmt}",
+            f"access_log stdio:{self.access_log} {fmt}",
             f"access_log daemon:{daemon_arg} {fmt}",
         ]
         self.conf.write_text("\n".join(lines) + "\n")
