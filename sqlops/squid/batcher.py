@@ -121,7 +121,10 @@ class BatchBuilder:
     def add_block(self, text: bytes, base: int, prefix: bytes) -> bool:
         """Encode all lines of `text` at once (see RowEncoder.encode_block); False when the
         caller must add them one by one."""
-        encoded = self.encoder.encode_block(text if not prefix else _strip_commands(text), prefix)
+        # Squid sends F after every line (buffered_logs off): those lines are expected not to
+        # match. Consecutive F lines are counted short, which only sends the text line by line.
+        flushes = text.count(b"\nF\n") + text.startswith(b"F\n") if prefix else 0
+        encoded = self.encoder.encode_block(text, prefix, flushes)
         if encoded is None:
             return False
         self._flush_lines()
@@ -133,6 +136,24 @@ class BatchBuilder:
         batch.lines += count
         self.seen_lines += count
         return True
+
+    def add_chunk(
+        self, body: bytes, base: int, prefix: bytes, one: Callable[[BatchBuilder, int, bytes], None]
+    ) -> Iterator[Batch]:
+        """Add `body` (whole lines found at offset `base`) at once when possible, else line by
+        line through `one(builder, offset, line)`; yields the batches that fill up."""
+        if not self.add_block(body, base, prefix):
+            offset = base
+            for raw in body[:-1].split(b"\n"):
+                one(self, offset, raw)
+                offset += len(raw) + 1
+                if self.full:
+                    self.advance(offset)
+                    yield self.take()
+        self.advance(base + len(body))
+        self.consumed += len(body)
+        if self.full:
+            yield self.take()
 
     def add_line(self, position: int, line: bytes, start: int = 0) -> None:
         """Add `line[start:]` (start=1 skips the protocol's `L`), found at `position`."""
@@ -187,16 +208,6 @@ class BatchBuilder:
         return Batch(self.stream, start, mode=self.encoder.mode, columns=self.encoder.columns)
 
 
-def _strip_commands(text: bytes) -> bytes:
-    """`text` without the `F` messages Squid sends after each line (buffered_logs off)."""
-    stripped = text.replace(b"\nF\n", b"\n")
-    while b"\nF\n" in stripped:
-        stripped = stripped.replace(b"\nF\n", b"\n")
-    while stripped.startswith(b"F\n"):
-        stripped = stripped[2:]
-    return stripped
-
-
 EncoderFactory = Callable[[list[bytes]], RowEncoder]
 # Reads are parsed in one C call each; short ones let the writer thread (which needs the GIL
 # for every round trip to the server) in often. With Python's 5 ms switch interval the writer
@@ -245,26 +256,9 @@ def journal_batches(
             del data
             if builder is None:
                 builder = BatchBuilder(journal.id, start, make_encoder(_sample(body)), max_rows)
-            if not builder.add_block(body, pos, b"L"):
-                offset = pos
-                for raw in body[:-1].split(b"\n"):
-                    command = raw[0] if raw else -1
-                    if command == LOG:
-                        builder.add_line(offset, raw, 1)
-                    elif command not in KNOWN_COMMANDS:
-                        builder.add_garbage(
-                            offset, raw, "not a logfile-daemon message (unknown command byte)"
-                        )
-                    offset += len(raw) + 1
-                    if builder.full:
-                        builder.advance(offset)
-                        yield builder.take()
+            yield from builder.add_chunk(body, pos, b"L", _journal_message)
             pos += complete
-            builder.advance(pos)
-            builder.consumed += complete
             chunk = 0
-            if builder.full:
-                yield builder.take()
             continue
         # Caught up with the journal (`data` is empty or a message still being written).
         known = pos + len(data)
@@ -289,6 +283,20 @@ def _read_size(builder: BatchBuilder | None, max_rows: int) -> int:
         return min(CHUNK, max(4096, max_rows * 128))
     remaining = max(1, max_rows - builder.batch.size)
     return min(CHUNK, max(2048, remaining * builder.bytes_per_line))
+
+
+def _journal_message(builder: BatchBuilder, offset: int, raw: bytes) -> None:
+    command = raw[0] if raw else -1
+    if command == LOG:
+        builder.add_line(offset, raw, 1)
+    elif command not in KNOWN_COMMANDS:
+        builder.add_garbage(offset, raw, "not a logfile-daemon message (unknown command byte)")
+
+
+def _file_line(builder: BatchBuilder, offset: int, raw: bytes) -> None:
+    line = raw[:-1] if raw.endswith(b"\r") else raw
+    if line.strip():
+        builder.add_line(offset, line)
 
 
 def _sample(body: bytes, limit: int = 200) -> list[bytes]:
@@ -332,21 +340,8 @@ def stream_batches(
             builder = BatchBuilder(
                 stream_id, start, make_encoder(body[: 256 * 1024].split(b"\n")[:200]), max_rows
             )
-        if not builder.add_block(body, pos, b""):
-            offset = pos
-            for raw in body[:-1].split(b"\n"):
-                line = raw[:-1] if raw.endswith(b"\r") else raw
-                if line.strip():
-                    builder.add_line(offset, line)
-                offset += len(raw) + 1
-                if builder.full:
-                    builder.advance(offset)
-                    yield builder.take()
+        yield from builder.add_chunk(body, pos, b"", _file_line)
         pos += complete
-        builder.advance(pos)
-        builder.consumed += complete
-        if builder.full:
-            yield builder.take()
     if unterminated is not None:
         unterminated.append(len(tail))  # a last line without newline may still be being written
     if builder is not None and builder.pending:

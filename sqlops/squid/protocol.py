@@ -66,7 +66,16 @@ def has_rotate(previous_tail: bytes, chunk: bytes) -> bool:
     """Whether an ``R`` message ends in `chunk`; `previous_tail` holds the last bytes read
     before it (empty at the start of the stream)."""
     head = (previous_tail[-2:] if previous_tail else b"\n") + chunk[:3]
-    return b"\nR\n" in head or b"\nR\n" in chunk
+    if b"\nR\n" in head:
+        return True
+    # Look for the rare "\nR" rather than "\nR\n": a needle ending in the newline, which is in
+    # every line, makes the search several times slower on a megabyte read.
+    found = chunk.find(b"\nR")
+    while found >= 0:
+        if chunk[found + 2 : found + 3] == b"\n":
+            return True
+        found = chunk.find(b"\nR", found + 2)
+    return False
 
 
 def encode_line(line: bytes, *, flush: bool = True) -> bytes:

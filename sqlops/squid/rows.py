@@ -281,8 +281,11 @@ class RowEncoder:
                 return row
         return self.encode(self.format.parse(line, start))
 
-    def encode_block(self, text: bytes, prefix: bytes = b"") -> tuple[bytes, int] | None:
-        """Encode many lines at once: `text` is whole lines, each starting with `prefix`.
+    def encode_block(
+        self, text: bytes, prefix: bytes = b"", other_lines: int = 0
+    ) -> tuple[bytes, int] | None:
+        """Encode many lines at once: `text` is whole lines, each starting with `prefix` but for
+        `other_lines` (protocol messages the caller counted, which must not match).
         Returns (rows, count) with every row terminated (``\n`` for LOAD DATA, ``,\n`` for
         INSERT), or None unless *every* line is plain ASCII within its columns' limits and
         all fall on one `date_day` — then the caller goes line by line. One regex pass and
@@ -294,7 +297,7 @@ class RowEncoder:
             return None
         groups = codec.regex.findall(text)
         count = len(groups)
-        if count == 0 or count != text.count(b"\n"):
+        if count == 0 or count + other_lines != text.count(b"\n"):
             return None
         epochs = list(map(float, map(codec.epoch, groups)))
         day = self.days.day(int(min(epochs)))

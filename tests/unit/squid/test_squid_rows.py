@@ -265,3 +265,12 @@ def test_plain_lines_take_the_fast_paths() -> None:
         block = enc.encode_block(text + b"\n" + text + b"\n", b"")
         terminator = b"\n" if mode == "tsv" else b",\n"
         assert block == (general + terminator + general + terminator, 2)
+
+
+def test_block_path_skips_the_flushes_it_was_told_about() -> None:
+    enc = encoder()
+    one, two = line(), line(seconds=b"1700000001")
+    expected = enc.encode_line(one) + b"\n" + enc.encode_line(two) + b"\n"
+    text = b"F\nL" + one + b"\nF\nL" + two + b"\nF\n"
+    assert enc.encode_block(text, b"L", 3) == (expected, 2)
+    assert enc.encode_block(text, b"L", 2) is None  # a line nobody accounted for
