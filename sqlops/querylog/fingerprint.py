@@ -243,8 +243,6 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                     continue
             elif upper in FUNCTIONS and i < len(tokens) and tokens[i] == b"(":
                 tok = upper
-            elif upper in (b"VALUE", b"ROW"):
-                tok = upper
         if values_depth == len(stack) and tok not in (b",", b"ROW"):
             values_depth, last_row = -1, None
         out.append(tok)
