@@ -26,7 +26,7 @@ from sqlops.errors import InputError
 from sqlops.querylog.digest import INHERIT, DigestAccumulator, DigestReport, build_report
 from sqlops.querylog.fingerprint import Fingerprinter
 from sqlops.querylog.generallog import _RECORD, GeneralLogScanner
-from sqlops.querylog.slowlog import _ENTRY_START, SlowLogScanner
+from sqlops.querylog.slowlog import SlowLogScanner, entry_starts
 
 BLOCK = 4 * 1024 * 1024
 _SLOW_MARK = re.compile(rb"^# (?:User@Host|Query_time): ", re.M)
@@ -234,11 +234,12 @@ def entry_start_at_or_after(path: str, offset: int) -> int:
             block = stream.read(BLOCK + 65536)
             if not block:
                 return os.fstat(stream.fileno()).st_size
-            m = _ENTRY_START.search(block)
-            if m is not None and m.start() < BLOCK:
-                return line_start + m.start()
+            found = entry_starts(block)
+            first = found[0] if found else None
+            if first is not None and first < BLOCK:
+                return line_start + first
             if len(block) < BLOCK + 65536:
-                return line_start + len(block) if m is None else line_start + m.start()
+                return line_start + len(block) if first is None else line_start + first
             line_start += BLOCK
             stream.seek(line_start)
 

@@ -17,14 +17,25 @@ from __future__ import annotations
 
 import calendar
 import re
-import time
 from typing import Any
 
 from sqlops.querylog.digest import INHERIT, DigestAccumulator, SourceStats
 from sqlops.querylog.fingerprint import Fingerprint, Fingerprinter
 
 # An entry start: "# Time:" (with the "# User@Host:" line after it) or "# User@Host:" alone.
-_ENTRY_START = re.compile(rb"^\x00*(?:# Time: [^\n]*\n\x00*)?# User@Host: |^\x00*# Time: ", re.M)
+# Searching for the newline first lets the regex engine scan with memchr (6x faster than ^).
+_ENTRY_LINE = re.compile(rb"\n(\x00*# (Time|User@Host): )")
+_ENTRY_AT_START = re.compile(rb"\x00*# (?:Time|User@Host): ")
+# The common header shapes in one match (MySQL 5.7-9.x without log_slow_extra, MariaDB
+# default verbosity); anything else goes through the general line-by-line parser.
+_FAST_HEADER = re.compile(
+    rb"(?:# Time: ([^\n]*)\n)?"
+    rb"# User@Host: ([^\[\n]*)\[([^\]\n]*)\] @ ([^\[\n]*?) ?\[([^\]\n]*)\](?: +Id: +\d+)?\n"
+    rb"(?:# Thread_id: \d+ +Schema: (\S*) +QC_hit: \w+\n)?"
+    rb"# Query_time: ([0-9.]+) +Lock_time: ([0-9.]+) +Rows_sent: (\d+) +Rows_examined: (\d+)\n"
+    rb"(?:# Rows_affected: (\d+) +Bytes_sent: (\d+)\n)?"
+    rb"(?!#)(?:use ([^\n]*);\n)?(?:SET timestamp=(\d+);\n)?"
+)
 _SERVER_HEADER = re.compile(rb"[^\n]*, Version: [^\n]*started with:\r?\n?")
 _SERVER_HEADER_MORE = re.compile(rb"(?:Tcp port|TCP Port): [^\n]*\n?|Time\s+Id\s+Command\s+Argument\r?\n?")
 _USER_HOST = re.compile(
@@ -128,7 +139,7 @@ class SlowLogScanner:
     # -- blocks ------------------------------------------------------------------------------
 
     def feed(self, buf: bytes, base_pos: int, base_line: int, final: bool) -> int:
-        starts = self._starts(buf)
+        starts = entry_starts(buf)
         has_nul = b"\x00" in buf
         line = base_line
         line_pos = 0
@@ -161,20 +172,6 @@ class SlowLogScanner:
             self.next_start = base_pos + len(buf)
         return len(buf)
 
-    @staticmethod
-    def _starts(buf: bytes) -> list[int]:
-        starts = [m.start() for m in _ENTRY_START.finditer(buf)]
-        at = buf.find(b", Version: ")
-        if at < 0:
-            return starts
-        headers = []
-        while at >= 0:
-            line_start = buf.rfind(b"\n", 0, at) + 1
-            if _SERVER_HEADER.match(buf, line_start):
-                headers.append(line_start)
-            at = buf.find(b", Version: ", at + 1)
-        return sorted(set(starts).union(headers))
-
     # -- one entry ---------------------------------------------------------------------------
 
     def _entry(
@@ -197,6 +194,16 @@ class SlowLogScanner:
             self.stats.nul_bytes += segment.count(b"\x00")
             self._skip(base_pos + s, line, "NUL bytes removed from this entry")
             data, ds, de = segment.replace(b"\x00", b""), 0, len(segment.replace(b"\x00", b""))
+
+        if data is buf:
+            fast = _FAST_HEADER.match(buf, s, e)
+            if fast is not None:
+                sql = buf[fast.end() : e].strip()
+                if sql.endswith(b";"):
+                    fp = self.fp(sql[:-1])
+                    if fp.complete:
+                        self._emit_fast(fast, sql[:-1].rstrip(), fp, base_pos + s, line)
+                        return 1
 
         header = _SERVER_HEADER.match(data, ds, de)
         if header is not None:
@@ -383,6 +390,46 @@ class SlowLogScanner:
             ),
         )
 
+    def _emit_fast(self, m: re.Match[bytes], sql: bytes, fp: Fingerprint, pos: int, line: int) -> None:
+        (time_raw, user, user2, host, ip, schema, qt, lt, sent, examined, affected, sent_bytes, use_db, ts) = (
+            m.groups()
+        )
+        if use_db is not None:
+            self.database = use_db.strip(b"`") or None
+        database = (schema or None) if schema is not None else self.database
+        if ts is not None:
+            timestamp: float | None = float(ts)
+        else:
+            timestamp = parse_log_time(time_raw) if time_raw is not None else None
+        query_time = int(float(qt) * 1e6 + 0.5)
+        no_index = None
+        if self.long_query_time_us is not None and query_time < self.long_query_time_us:
+            no_index = True
+        self.stats.entries += 1
+        self.acc.add(
+            fp,
+            (
+                query_time,
+                int(float(lt) * 1e6 + 0.5),
+                int(sent),
+                int(examined),
+                None if affected is None else int(affected),
+                None if sent_bytes is None else int(sent_bytes),
+                timestamp,
+                database,
+                user.strip() or user2.strip(),
+                ip.strip() or host.strip(),
+                no_index,
+                None,
+                None,
+                sql,
+                pos,
+                line,
+                self.source,
+                None,
+            ),
+        )
+
     def _skip(self, pos: int, line: int, reason: str) -> None:
         self.acc.skip(self.source, pos, line, reason)
 
@@ -394,5 +441,27 @@ def _explain_scans(row: bytes) -> bool:
     return len(cells) > 3 and cells[3] in (b"ALL", b"index")
 
 
-def now() -> float:  # pragma: no cover - only for symmetry with other readers
-    return time.time()
+def entry_starts(buf: bytes) -> list[int]:
+    """Offsets of every candidate entry start and server start header in `buf`."""
+    starts = []
+    previous_time_line_end = -2
+    if _ENTRY_AT_START.match(buf):
+        starts.append(0)
+        if buf.startswith(b"# Time: ") or buf.lstrip(b"\x00").startswith(b"# Time: "):
+            previous_time_line_end = buf.find(b"\n")
+    for m in _ENTRY_LINE.finditer(buf):
+        at = m.start(1)
+        if m.group(2) == b"User@Host" and m.start() == previous_time_line_end:
+            continue  # the "# Time:" line just before already started this entry
+        starts.append(at)
+        previous_time_line_end = buf.find(b"\n", at) if m.group(2) == b"Time" else -2
+    at = buf.find(b", Version: ")
+    if at < 0:
+        return starts
+    headers = []
+    while at >= 0:
+        line_start = buf.rfind(b"\n", 0, at) + 1
+        if _SERVER_HEADER.match(buf, line_start):
+            headers.append(line_start)
+        at = buf.find(b", Version: ", at + 1)
+    return sorted(set(starts).union(headers))
