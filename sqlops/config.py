@@ -77,6 +77,18 @@ class SchemaConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    # `sqlops digest` defaults; flags win.
+    top: int = 20
+    sort: Literal["total", "avg", "count", "rows_examined"] = "total"
+    # The server's long_query_time in seconds (0 = unknown): faster entries in the slow log
+    # were written because of log_queries_not_using_indexes.
+    long_query_time: float = 0.0
+    # Parallel readers for large plain files; 0 = one per CPU core.
+    jobs: int = 0
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -85,6 +97,7 @@ class LoggingConfig:
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schema: SchemaConfig = field(default_factory=SchemaConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

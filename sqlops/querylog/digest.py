@@ -328,13 +328,14 @@ class MetricSummary:
 
     ``count`` is how many statements reported the value (MySQL's slow log has no
     Rows_affected or Bytes_sent unless log_slow_extra is on). Quantiles come from the sketch
-    (within 1 %), the rest is exact.
+    (within 1 %), the rest is exact. performance_schema gives only totals for some values
+    (min/max None) and p95/p99 only on MySQL 8+.
     """
 
     count: int
     total: float
-    min: float
-    max: float
+    min: float | None
+    max: float | None
     avg: float
     p50: float | None
     p95: float | None

@@ -123,7 +123,9 @@ class GeneralLogScanner:
                     sql, fp, used = joined, candidate, j - k
                     break
             if not fp.complete:
-                self.acc.skip(self.source, pos, line, "truncated statement: a string or comment is not closed")
+                self.acc.skip(
+                    self.source, pos, line, "truncated statement: a string or comment is not closed"
+                )
                 return 1
         if fp is None:
             self.acc.skip(self.source, pos, line, "record without a statement")

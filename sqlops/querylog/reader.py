@@ -54,7 +54,9 @@ class ReadOptions:
         return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
 
 
-def digest_logs(paths: Sequence[str], options: ReadOptions | None = None, sort: str = "total") -> DigestReport:
+def digest_logs(
+    paths: Sequence[str], options: ReadOptions | None = None, sort: str = "total"
+) -> DigestReport:
     """Read every log in `paths` (``-`` is stdin) into one ranked report."""
     acc = read_logs(paths, options or ReadOptions())
     return build_report(acc, sort)
@@ -126,7 +128,9 @@ def _open(path: str) -> tuple[BinaryIO, bool]:
     except FileNotFoundError:
         raise InputError(f"log file {path} does not exist", fix="check the path (and --log)") from None
     except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a log file", fix="pass the log file inside it") from None
+        raise InputError(
+            f"{path} is a directory, not a log file", fix="pass the log file inside it"
+        ) from None
     except PermissionError:
         raise InputError(
             f"cannot read {path}: permission denied",
@@ -254,12 +258,16 @@ def split_ranges(path: str, size: int, parts: int) -> list[int]:
     return starts
 
 
-def read_ranges(path: str, starts: list[int], size: int, long_query_time_us: int | None, jobs: int) -> list[RangeResult]:
+def read_ranges(
+    path: str, starts: list[int], size: int, long_query_time_us: int | None, jobs: int
+) -> list[RangeResult]:
     """Read the ranges (in `jobs` processes) and repair any range that began at a false start."""
     bounds = [*starts[1:], size]
     tasks = [(path, s, e, long_query_time_us) for s, e in zip(starts, bounds, strict=True)]
     if jobs > 1 and len(tasks) > 1:
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        ctx = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        )
         with ctx.Pool(min(jobs, len(tasks))) as pool:
             results = pool.starmap(_read_range, tasks)
     else:

@@ -391,9 +391,22 @@ class SlowLogScanner:
         )
 
     def _emit_fast(self, m: re.Match[bytes], sql: bytes, fp: Fingerprint, pos: int, line: int) -> None:
-        (time_raw, user, user2, host, ip, schema, qt, lt, sent, examined, affected, sent_bytes, use_db, ts) = (
-            m.groups()
-        )
+        (
+            time_raw,
+            user,
+            user2,
+            host,
+            ip,
+            schema,
+            qt,
+            lt,
+            sent,
+            examined,
+            affected,
+            sent_bytes,
+            use_db,
+            ts,
+        ) = m.groups()
         if use_db is not None:
             self.database = use_db.strip(b"`") or None
         database = (schema or None) if schema is not None else self.database
