@@ -174,14 +174,14 @@ class ClassAccumulator:
         self.no_index_yes += other.no_index_yes
         self.no_index_no += other.no_index_no
         self.errors += other.errors
-        for name, (n, total, high) in other.extras.items():
+        for name, (n_extra, total_extra, max_extra) in other.extras.items():
             slot = self.extras.get(name)
             if slot is None:
-                self.extras[name] = [n, total, high]
+                self.extras[name] = [n_extra, total_extra, max_extra]
             else:
-                slot[0] += n
-                slot[1] += total
-                slot[2] = max(slot[2], high)
+                slot[0] += n_extra
+                slot[1] += total_extra
+                slot[2] = max(slot[2], max_extra)
         if other.worst is not None:
             self._offer_worst(other.worst)
 

@@ -29,6 +29,7 @@ _HEADER_LINES = re.compile(rb"(?:(?:Tcp port|TCP Port): [^\n]*|Time\s+Id\s+Comma
 _CONNECT = re.compile(rb"(\S*?)@(\S*) on (\S*)")
 _USE = re.compile(rb"use\s+`?([^`;\s]+)`?\s*;?\s*$", re.I)
 STATEMENT_COMMANDS = frozenset((b"Query", b"Execute"))
+_NO_METRICS = (None,) * 6  # the general log has no timings or row counts
 
 
 class GeneralLogScanner:
@@ -137,8 +138,21 @@ class GeneralLogScanner:
         self.stats.entries += 1
         self.acc.add(
             fp,
-            (None, None, None, None, None, None, self.time, database, user, host, None, None, None)
-            + (sql, pos, line, self.source, None),
+            (
+                *_NO_METRICS,
+                self.time,
+                database,
+                user,
+                host,
+                None,
+                None,
+                None,
+                sql,
+                pos,
+                line,
+                self.source,
+                None,
+            ),
         )
         return used
 

@@ -63,7 +63,7 @@ def read_digest_table(session: Session, source_name: str, sort: str = "total") -
         raise PreconditionError(
             f"performance_schema is off on {source_name}",
             why="--from-server reads performance_schema.events_statements_summary_by_digest",
-            fix="set performance_schema=ON in the server's my.cnf and restart it, or digest a log file (--log)",
+            fix="set performance_schema=ON in the server's my.cnf and restart it, or digest a log (--log)",
         )
     present = {
         row[0].upper()
@@ -158,8 +158,8 @@ def _to_class(key: bytes, text: str, rows: list[dict[str, Any]]) -> QueryClass:
     for r in rows:
         if r.get("SCHEMA_NAME"):
             databases[r["SCHEMA_NAME"]] += _int(r["COUNT_STAR"])
-    first = [_utc(r.get("FIRST_SEEN")) for r in rows if r.get("FIRST_SEEN")]
-    last = [_utc(r.get("LAST_SEEN")) for r in rows if r.get("LAST_SEEN")]
+    first = [t for r in rows if (t := _utc(r.get("FIRST_SEEN"))) is not None]
+    last = [t for r in rows if (t := _utc(r.get("LAST_SEEN"))) is not None]
     example = None
     samples = [r for r in rows if r.get("QUERY_SAMPLE_TEXT")]
     if samples:

@@ -172,9 +172,7 @@ def report_text(report: DigestReport, top: int) -> str:
         lines.append("#")
         lines.append("# No statements found.")
         return "\n".join(lines) + "\n"
-    total_time = sum(
-        (c.metrics["query_time"].total if c.metrics.get("query_time") else 0.0) for c in report.classes
-    )
+    total_time = sum(m.total for c in report.classes if (m := c.metrics.get("query_time")) is not None)
     lines += [
         "",
         "# Profile",

@@ -16,6 +16,7 @@ open at the end), text that is not part of any entry. NUL bytes are removed and 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 from typing import Any
 
@@ -292,10 +293,8 @@ class SlowLogScanner:
         for name, value in fields.items():
             slot = _METRIC_FIELDS.get(name)
             if slot is not None:
-                try:
+                with contextlib.suppress(ValueError):  # a garbled number: leave the value unknown
                     metrics[slot] = _usec(value) if slot < 2 else int(value)
-                except ValueError:
-                    pass
                 continue
             if name == b"Schema":
                 has_schema = True
