@@ -239,6 +239,7 @@ class DigestAccumulator:
     """All classes of one run plus the per-source counters and the list of skipped input."""
 
     MAX_SKIPPED_KEPT = 1000
+    FLUSH_ROWS = 20_000  # rows buffered before folding them into the classes (memory bound)
 
     def __init__(self) -> None:
         self.classes: dict[bytes, ClassAccumulator] = {}
@@ -263,7 +264,7 @@ class DigestAccumulator:
             self.pending_fp[fp.key] = fp
         rows.append(row)
         self.pending_rows += 1
-        if self.pending_rows >= 50_000:
+        if self.pending_rows >= self.FLUSH_ROWS:
             self.flush()
 
     def skip(self, source: int, pos: int, line: int, reason: str) -> None:

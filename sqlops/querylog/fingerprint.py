@@ -48,16 +48,17 @@ _LINE_COMMENT = rb"\#[^\n]*|--(?=[\s\x00-\x1f]|$)[^\n]*"
 _BACKTICK = rb"`(?:[^`]|``)*`"
 _WORD = rb"[0-9]*[A-Za-z_$\x80-\xff][" + _IDC + rb"]*"
 
-# Fast path: split at literals, keeping comments and quoted identifiers (the capture group) so
-# that a quote inside them is never taken for a literal. Literal pieces come back as None.
+# Fast path: split at literals, keeping quoted identifiers and executable comments (group 1)
+# so that a quote inside them is never taken for a literal. Other comments match group 2, which
+# captures nothing: the comment text (often a request id) stays out of the cache key, yet the
+# key still tells a comment (b"") from a literal (None).
 _SPLIT = re.compile(
     rb"(?=[/`#\-'\"0-9.])(?:("
-    + _BLOCK_COMMENT
-    + rb"|"
     + _BACKTICK
-    + rb"|"
+    + rb"|/\*M?![\s\S]*?\*/"
+    + rb")|(?:/\*[\s\S]*?\*/|"
     + _LINE_COMMENT
-    + rb")|"
+    + rb")()|"
     + _STRING
     + rb"|"
     + _DQ_STRING
@@ -120,17 +121,18 @@ class Fingerprinter:
     """Fingerprints statements, memoising by the non-literal pieces (see the module doc)."""
 
     def __init__(self, max_cached: int = 200_000) -> None:
-        self._cache: dict[tuple[bytes | None, ...], Fingerprint] = {}
+        # Public so the slow-log hot loop can look up without a call: cache.get(tuple(_SPLIT.split(sql))).
+        self.cache: dict[tuple[bytes | None, ...], Fingerprint] = {}
         self._max = max_cached
 
     def __call__(self, sql: bytes) -> Fingerprint:
         pieces = tuple(_SPLIT.split(sql))
-        hit = self._cache.get(pieces)
+        hit = self.cache.get(pieces)
         if hit is None:
             hit = fingerprint(sql)
-            if len(self._cache) >= self._max:
-                self._cache.clear()
-            self._cache[pieces] = hit
+            if len(self.cache) >= self._max:
+                self.cache.clear()
+            self.cache[pieces] = hit
         return hit
 
 
