@@ -181,34 +181,19 @@ class SlowLogScanner:
                 self.stats.entries += entries
                 return s
             m = fast_match(buf, s, e) if fast_match is not None else None
-            if (
-                m is not None
-                and buf[e - 1] == 10
-                and buf[e - 2] == 59
-                and buf[e - 3] > 32
-                and e - 2 > m.end()
-            ):
+            # Fast only for "...;\n" endings and statements that do not start with "#"
+            # ("# administrator command:" lines, comment-first statements).
+            if m is not None and e - 2 > m.end() and buf[e - 2] == 59 and buf[e - 1] == 10:
                 sql = buf[m.end() : e - 2]
+                if sql[0] == 35 or sql[-1] <= 32:
+                    m = None
+            if m is not None:
                 fp = cache.get(tuple(split(sql)))
                 if fp is None:
                     fp = fingerprint_of(sql)
                 if fp.complete:
-                    (
-                        time_raw,
-                        user,
-                        user2,
-                        host,
-                        ip,
-                        schema,
-                        qt,
-                        lt,
-                        sent,
-                        examined,
-                        affected,
-                        nbytes,
-                        use_db,
-                        ts,
-                    ) = m.groups()
+                    time_raw, user, user2, host, ip, schema, qt, lt, sent, examined = m.groups()[:10]
+                    affected, nbytes, use_db, ts = m.groups()[10:]
                     if use_db is not None:
                         self.database = use_db.strip(b"`") or None
                     query_time = int(float(qt) * 1e6 + 0.5)
