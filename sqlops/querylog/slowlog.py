@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from sqlops.querylog.digest import INHERIT, DigestAccumulator, SourceStats
-from sqlops.querylog.fingerprint import _SPLIT, Fingerprint, Fingerprinter
+from sqlops.querylog.fingerprint import _SPLIT, Fingerprint, Fingerprinter, lexically_complete
 
 # An entry start: "# Time:" (with the "# User@Host:" line after it) or "# User@Host:" alone.
 # Searching for the newline first lets the regex engine scan with memchr (6x faster than ^).
@@ -52,6 +52,7 @@ _ADMIN = b"# administrator command: "
 # A statement may swallow header-like lines while a literal is open, but not without end: past
 # this many bytes it is reported as truncated and the next header is taken as real.
 MAX_STATEMENT_JOIN = 4 * 1024 * 1024
+MAX_JOINED_BOUNDARIES = 64
 
 # Fields with a fixed place in every class (index into digest.METRICS); times become µs.
 _METRIC_FIELDS = {
@@ -183,9 +184,12 @@ class SlowLogScanner:
             m = fast_match(buf, s, e) if fast_match is not None else None
             # Fast only for "...;\n" endings and statements that do not start with "#"
             # ("# administrator command:" lines, comment-first statements).
-            if m is not None and e - 2 > m.end() and buf[e - 2] == 59 and buf[e - 1] == 10:
-                sql = buf[m.end() : e - 2]
-                if sql[0] == 35 or sql[-1] <= 32:
+            if m is not None:
+                if e - 2 > m.end() and buf[e - 2] == 59 and buf[e - 1] == 10:
+                    sql = buf[m.end() : e - 2]
+                    if sql[0] == 35 or sql[-1] <= 32:
+                        m = None
+                else:
                     m = None
             if m is not None:
                 fp = cache.get(tuple(split(sql)))
@@ -286,7 +290,7 @@ class SlowLogScanner:
             j = k + 1
             while True:
                 j += 1
-                if j > len(starts):
+                if j > len(starts) or j - k > MAX_JOINED_BOUNDARIES:
                     break
                 if j == len(starts) and not final:
                     if len(buf) - s > MAX_STATEMENT_JOIN:
@@ -295,9 +299,10 @@ class SlowLogScanner:
                 nxt = starts[j] if j < len(starts) else len(buf)
                 if nxt - s > MAX_STATEMENT_JOIN:
                     break
-                joined = self._statement(data, body, nxt)
-                if joined is not None and joined[1].complete:
-                    result, used = joined, j - k
+                if lexically_complete(data[body:nxt]):
+                    joined = self._statement(data, body, nxt)
+                    if joined is not None and joined[1].complete:
+                        result, used = joined, j - k
                     break
             if used == 1:
                 result = self._statement(data, body, de)  # restore this entry's own metadata
