@@ -194,7 +194,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
             word = tok[:-1]
             upper = word.upper()
             after_dot = bool(out) and out[-1] == b"."
-            if upper == b"VALUES" and not (out and out[-1] == b"="):
+            if upper == b"VALUES" and b"DUPLICATE" not in out:
                 tokens[i:i] = [b"("]  # the VALUES clause, not the VALUES(col) function
                 tok = b"VALUES"
             elif not after_dot and upper in RESERVED and upper not in RESERVED_FUNCTIONS:
@@ -221,7 +221,11 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
 
         if first in (0x28, 0x29):  # ( )
             if tok == b"(":
-                if out and out[-1] in FUNCTIONS and (len(out) < 2 or out[-2] != b"."):
+                if (
+                    out
+                    and out[-1] in FUNCTIONS
+                    and (len(out) < 2 or (out[-2] != b"." and out[-2] not in _TABLE_NAME_AFTER))
+                ):
                     stack.append(len(out) - 1)
                     out[-1] = out[-1] + b"("
                 else:
@@ -248,11 +252,16 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                     i -= 1
                     continue
                 tok = upper
-                if upper in (b"VALUES", b"VALUE") and not (out and out[-1] == b"="):
+                if upper == b"VALUES" and b"DUPLICATE" not in out:
                     values_depth, last_row = len(stack), None
                     out.append(tok)
                     continue
-            elif upper in FUNCTIONS and i < len(tokens) and tokens[i] == b"(":
+            elif (
+                upper in FUNCTIONS
+                and i < len(tokens)
+                and tokens[i] == b"("
+                and not (out and out[-1] in _TABLE_NAME_AFTER)
+            ):
                 tok = upper
         if values_depth == len(stack) and tok not in (b",", b"ROW"):
             values_depth, last_row = -1, None

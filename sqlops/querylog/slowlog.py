@@ -262,8 +262,9 @@ class SlowLogScanner:
         data, ds, de = buf, s, e
         if has_nul and buf.find(b"\x00", s, e) >= 0:
             segment = buf[s:e]
-            self.stats.nul_bytes += segment.count(b"\x00")
-            self._skip(base_pos + s, line, "NUL bytes removed from this entry")
+            nuls = segment.count(b"\x00")
+            self.stats.nul_bytes += nuls
+            self._skip(base_pos + s, line, f"NUL bytes dropped: {nuls} in this entry")
             data, ds, de = segment.replace(b"\x00", b""), 0, len(segment.replace(b"\x00", b""))
 
         header = _SERVER_HEADER.match(data, ds, de)

@@ -1,0 +1,36 @@
+"""A compact, stable text form of a DigestReport for golden files (one line per class plus
+its fingerprint and worst example), so a reviewer can check a golden file against the log."""
+
+from __future__ import annotations
+
+from sqlops.querylog.digest import METRICS, DigestReport, MetricSummary
+
+
+def _m(m: MetricSummary | None) -> str:
+    if m is None:
+        return "-"
+    return f"{m.total:g}/{m.min:g}/{m.max:g}" if m.min is not None and m.max is not None else f"{m.total:g}"
+
+
+def summarize(report: DigestReport) -> str:
+    lines = [
+        f"statements {report.queries}  classes {report.class_count}  skipped {report.skipped_total}",
+        f"time range {report.first_seen} .. {report.last_seen}",
+        "sources " + "; ".join(f"{s.name.rsplit('/', 1)[-1]} {s.kind} entries={s.entries} headers={s.server_headers}" for s in report.sources),
+    ]
+    for s in report.skipped:
+        lines.append(f"skipped {s.source.rsplit('/', 1)[-1]}:{s.line}: {s.reason}")
+    for c in report.classes:
+        stats = " ".join(f"{name}={_m(c.metrics.get(name))}" for name in METRICS)
+        lines.append(
+            f"class {c.id} count={c.count} {stats} dbs={c.databases} users={c.users} hosts={c.hosts} "
+            f"no_index={c.no_index_count}/{c.no_index_unknown} errors={c.errors} "
+            f"seen={c.first_seen}..{c.last_seen}"
+        )
+        lines.append(f"  fingerprint: {c.fingerprint}")
+        if c.extra:
+            lines.append("  extra: " + ", ".join(f"{e.name}={e.total:g}/max {e.max:g}" for e in c.extra))
+        if c.example is not None:
+            ex = c.example
+            lines.append(f"  worst: line {ex.line} db={ex.database} t={ex.query_time} at={ex.timestamp}: {ex.sql[:120]!r}")
+    return "\n".join(lines) + "\n"
