@@ -30,6 +30,7 @@ from sqlops.querylog.slowlog import SlowLogScanner, entry_starts
 
 BLOCK = 4 * 1024 * 1024
 _SLOW_MARK = re.compile(rb"^# (?:User@Host|Query_time): ", re.M)
+_START_HEADER = re.compile(rb"^[^\n]*, Version: [^\n]*started with:\r?$", re.M)
 # Below this size one process is faster than starting workers.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 LogType = Literal["auto", "slow", "general"]
@@ -107,6 +108,8 @@ def detect_type(head: bytes, name: str) -> Literal["slow", "general"]:
     if slow_marks or general_marks:
         # Either kind can quote the other inside a statement; the majority decides.
         return "slow" if slow_marks >= general_marks else "general"
+    if _START_HEADER.search(head):
+        return "slow"  # only a server start header so far: a log with no entries yet
     if b"\x00" in head[:512] and head.count(b"\x00") > len(head) // 4:
         why = "it is mostly binary data"
     else:

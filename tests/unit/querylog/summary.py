@@ -34,3 +34,42 @@ def summarize(report: DigestReport) -> str:
             ex = c.example
             lines.append(f"  worst: line {ex.line} db={ex.database} t={ex.query_time} at={ex.timestamp}: {ex.sql[:120]!r}")
     return "\n".join(lines) + "\n"
+
+
+def accumulator_state(acc: object, *, positions: bool = True) -> dict[str, object]:
+    """Everything a DigestAccumulator knows, as plain comparable values. Without `positions`
+    the source/line/offset of examples and skipped items are left out (they differ when the
+    same entries come from two files instead of one)."""
+    from sqlops.querylog.digest import DB, LINE, POS, SOURCE, SQL, TS, DigestAccumulator
+
+    assert isinstance(acc, DigestAccumulator)
+    acc.flush()
+    classes = {}
+    for key, c in acc.classes.items():
+        worst = c.worst
+        assert worst is not None
+        example = (worst[0], worst[SQL], worst[DB], worst[TS])
+        if positions:
+            example += (worst[SOURCE], worst[POS], worst[LINE])
+        classes[key] = (
+            c.text,
+            c.count,
+            tuple(c.ns),
+            tuple(c.sums),
+            tuple(c.mins),
+            tuple(c.maxs),
+            tuple(s.state() for s in c.sketches),
+            c.ts_min,
+            c.ts_max,
+            dict(c.db_counts),
+            dict(c.user_counts),
+            dict(c.host_counts),
+            c.no_index_yes,
+            c.no_index_no,
+            c.errors,
+            {k: tuple(v) for k, v in c.extras.items()},
+            example,
+            c.first if positions else None,
+        )
+    skipped = sorted((s, p, line, r) if positions else (0, 0, 0, r) for s, p, line, r in acc.skipped)
+    return {"classes": classes, "skipped": skipped, "skipped_total": acc.skipped_total}
