@@ -16,7 +16,11 @@ def summarize(report: DigestReport) -> str:
     lines = [
         f"statements {report.queries}  classes {report.class_count}  skipped {report.skipped_total}",
         f"time range {report.first_seen} .. {report.last_seen}",
-        "sources " + "; ".join(f"{s.name.rsplit('/', 1)[-1]} {s.kind} entries={s.entries} headers={s.server_headers}" for s in report.sources),
+        "sources "
+        + "; ".join(
+            f"{s.name.rsplit('/', 1)[-1]} {s.kind} entries={s.entries} headers={s.server_headers}"
+            for s in report.sources
+        ),
     ]
     for s in report.skipped:
         lines.append(f"skipped {s.source.rsplit('/', 1)[-1]}:{s.line}: {s.reason}")
@@ -32,7 +36,8 @@ def summarize(report: DigestReport) -> str:
             lines.append("  extra: " + ", ".join(f"{e.name}={e.total:g}/max {e.max:g}" for e in c.extra))
         if c.example is not None:
             ex = c.example
-            lines.append(f"  worst: line {ex.line} db={ex.database} t={ex.query_time} at={ex.timestamp}: {ex.sql[:120]!r}")
+            where = f"line {ex.line} db={ex.database} t={ex.query_time} at={ex.timestamp}"
+            lines.append(f"  worst: {where}: {ex.sql[:120]!r}")
     return "\n".join(lines) + "\n"
 
 

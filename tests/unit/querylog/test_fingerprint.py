@@ -28,7 +28,7 @@ class Case:
 def load_cases() -> list[Case]:
     cases: list[Case] = []
     name, sql_lines, expected, pt = "", [], None, None
-    for raw in GOLDEN.read_text(encoding="utf-8").splitlines() + ["-- end"]:
+    for raw in [*GOLDEN.read_text(encoding="utf-8").splitlines(), "-- end"]:
         if raw.startswith("-- "):
             if expected is not None:
                 cases.append(Case(name, "\n".join(sql_lines), expected, pt))
@@ -39,9 +39,8 @@ def load_cases() -> list[Case]:
             pt = raw[4:]
         elif raw.startswith("#") and not sql_lines:
             continue  # the file's own comment lines (before a case starts)
-        elif raw or sql_lines:
-            if expected is None and name:
-                sql_lines.append(raw)
+        elif (raw or sql_lines) and expected is None and name:
+            sql_lines.append(raw)
     return cases
 
 
@@ -67,7 +66,9 @@ def test_fast_path_agrees(case: Case) -> None:
 PT_CASES = [c for c in CASES if c.pt is not None]
 
 
-@pytest.mark.skipif(shutil.which("pt-fingerprint") is None, reason="pt-fingerprint (percona-toolkit) not installed")
+@pytest.mark.skipif(
+    shutil.which("pt-fingerprint") is None, reason="pt-fingerprint (percona-toolkit) not installed"
+)
 @pytest.mark.parametrize("case", PT_CASES, ids=[c.name for c in PT_CASES])
 def test_documented_pt_difference_still_holds(case: Case) -> None:
     """The pt: lines document what pt-query-digest does; if percona-toolkit changes, we see it."""
@@ -101,7 +102,9 @@ def test_open_literals_are_reported(sql: str) -> None:
     assert not Fingerprinter()(sql.encode()).complete
 
 
-@pytest.mark.parametrize("sql", ["SELECT '/* not a comment'", "SELECT 1 -- it's fine", "SELECT `it's`", "SELECT 'a''b'"])
+@pytest.mark.parametrize(
+    "sql", ["SELECT '/* not a comment'", "SELECT 1 -- it's fine", "SELECT `it's`", "SELECT 'a''b'"]
+)
 def test_closed_literals(sql: str) -> None:
     assert fingerprint(sql).complete
     assert lexically_complete(sql.encode())
@@ -117,10 +120,54 @@ def test_comment_text_is_not_part_of_the_class() -> None:
 # A small SQL-ish alphabet that reaches every tokenizer branch: literals next to words,
 # comments holding quotes, quoted identifiers, signs, lists.
 PIECES = [
-    "SELECT", "select", " ", "  ", "\n", ",", "(", ")", "a1", "t2.c3", "`x`", "`1e5`", "`order`", "'s'", "'it''s'",
-    "'a\\'b'", '"d"', "1", "-2", "3.5e2", ".5", "0x1F", "X'0F'", "_utf8mb4'u'", "NULL", "IS", "TRUE", "IN",
-    "VALUES", "ROW(", "/* c'x */", "/*+ h */", "/*!500 x */", "-- c\n", "# h\n", "=", "-", "+", "?", "@v", "@@g",
-    "COUNT(", "*", ";", "'", '"', "`", "/*",
+    "SELECT",
+    "select",
+    ",",
+    "(",
+    ")",
+    "a1",
+    "t2.c3",
+    "`x`",
+    "`1e5`",
+    "`order`",
+    "'s'",
+    "'it''s'",
+    "'a\\'b'",
+    '"d"',
+    "1",
+    "-2",
+    "3.5e2",
+    ".5",
+    "0x1F",
+    "X'0F'",
+    "_utf8mb4'u'",
+    "NULL",
+    "IS",
+    "TRUE",
+    "IN",
+    "VALUES",
+    "ROW(",
+    "=",
+    "-",
+    "+",
+    "?",
+    "@v",
+    "@@g",
+    "COUNT(",
+    "*",
+    ";",
+    "'",
+    '"',
+    "`",
+    "/*",
+    " ",
+    "  ",
+    "\n",
+    "/* c'x */",
+    "/*+ h */",
+    "/*!500 x */",
+    "-- c\n",
+    "# h\n",
 ]
 
 

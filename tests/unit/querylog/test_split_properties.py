@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlops.querylog import reader
 from sqlops.querylog.digest import DigestAccumulator
 from sqlops.querylog.fingerprint import Fingerprinter
-from sqlops.querylog.reader import ReadOptions, entry_start_at_or_after, merge_ranges, read_ranges, read_one
+from sqlops.querylog.reader import ReadOptions, entry_start_at_or_after, merge_ranges, read_one, read_ranges
 
 from .summary import accumulator_state
 
@@ -73,7 +73,9 @@ def read(paths: list[Path]) -> DigestAccumulator:
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries_strategy, st.data())
-def test_split_at_any_entry_boundary(tmp_path: Path, entries: list[tuple[str, int, str | None]], data) -> None:  # type: ignore[no-untyped-def]
+def test_split_at_any_entry_boundary(
+    tmp_path: Path, entries: list[tuple[str, int, str | None]], data
+) -> None:  # type: ignore[no-untyped-def]
     # Each entry names its database, as the server does after it reopens a log file.
     chunks = build(entries, every_entry_has_db=True)
     cut = data.draw(st.integers(0, len(chunks)))
@@ -112,7 +114,10 @@ def test_parallel_processes_on_a_larger_file(tmp_path: Path, monkeypatch: pytest
     rng = random.Random(7)
     kinds = ["select", "select", "in", "multi", "select", "fake", "admin", "empty"]
     chunks = build(
-        [(rng.choice(kinds), rng.randrange(10**6), rng.choice([None] * 20 + ["a", "b"])) for _ in range(20000)],
+        [
+            (rng.choice(kinds), rng.randrange(10**6), rng.choice([None] * 20 + ["a", "b"]))
+            for _ in range(20000)
+        ],
         every_entry_has_db=False,
     )
     path = tmp_path / "slow.log"
