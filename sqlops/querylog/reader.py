@@ -227,28 +227,34 @@ def _count_newlines(stream: BinaryIO, length: int) -> int:
 
 
 def entry_start_at_or_after(path: str, offset: int) -> int:
-    """The offset of the first entry start at or after `offset` (from the start of its line)."""
+    """The offset of the first entry start at or after `offset`, as a reader going through
+    the file from the start sees entries (a "# User@Host:" line right after "# Time:" is not
+    a start of its own), so the search begins one line before the line holding `offset`."""
     with open(path, "rb") as stream:
-        line_start = offset
-        if offset > 0:
-            back = max(0, offset - 65536)
-            stream.seek(back)
-            before = stream.read(offset - back)
-            nl = before.rfind(b"\n")
-            line_start = back + nl + 1 if nl >= 0 else offset
-        stream.seek(line_start)
-        while True:
-            block = stream.read(BLOCK + 65536)
-            if not block:
-                return os.fstat(stream.fileno()).st_size
-            found = entry_starts(block)
-            first = found[0] if found else None
-            if first is not None and first < BLOCK:
-                return line_start + first
-            if len(block) < BLOCK + 65536:
-                return line_start + len(block) if first is None else line_start + first
-            line_start += BLOCK
-            stream.seek(line_start)
+        size = os.fstat(stream.fileno()).st_size
+        if offset <= 0:
+            return 0
+        back = max(0, offset - 65536)
+        stream.seek(back)
+        before = stream.read(offset - back)
+        line_start = back + before.rfind(b"\n") + 1 if b"\n" in before else back
+        previous = (
+            back + before.rfind(b"\n", 0, max(line_start - back - 1, 0)) + 1 if line_start > back else back
+        )
+        position = previous
+        while position < size:
+            stream.seek(position)
+            block = stream.read(BLOCK)
+            found = [position + s for s in entry_starts(block) if position + s >= line_start]
+            # A start found near the end of a block might be the "# User@Host:" half of an entry
+            # whose "# Time:" line ends the block: only trust starts well inside the block.
+            trusted = [s for s in found if s - position < len(block) - 65536 or len(block) < BLOCK]
+            if trusted:
+                return trusted[0]
+            if len(block) < BLOCK:
+                return size
+            position += BLOCK - 65536
+        return size
 
 
 def split_ranges(path: str, size: int, parts: int) -> list[int]:
@@ -276,12 +282,12 @@ def read_ranges(
     else:
         results = [_read_range(*t) for t in tasks]
     fixed: list[RangeResult] = []
-    for result in results:
+    for i, result in enumerate(results):
         if fixed and fixed[-1].next_start != result.start:
             expected = fixed[-1].next_start
-            if expected >= size or expected >= bounds[len(fixed)]:
+            if expected >= bounds[i]:
                 continue  # the previous range already read through this one
-            result = _read_range(path, expected, bounds[len(fixed)], long_query_time_us)
+            result = _read_range(path, expected, bounds[i], long_query_time_us)
         fixed.append(result)
     return fixed
 
