@@ -28,7 +28,7 @@ import hashlib
 import re
 from typing import NamedTuple
 
-from sqlops.querylog.keywords import FUNCTIONS, RESERVED, RESERVED_FUNCTIONS
+from sqlops.querylog.keywords import FUNCTIONS, RESERVED, RESERVED_FUNCTIONS, TYPES
 
 _IDC = rb"\w$\x80-\xff"  # bytes that continue an identifier (bytes regex: \w is ASCII)
 _STRING = rb"'(?:[^'\\]++|\\[\s\S]|'')*+'"
@@ -78,7 +78,16 @@ _TOKEN = re.compile(
             rb"['\"`][\s\S]*",  # unterminated quote: runs to the end
             _NUMBER,
             rb"\?",
-            rb"@@?(?:[" + _IDC + rb".]+|" + _BACKTICK + rb"|" + _STRING + rb"|" + _DQ_STRING + rb")?",
+            # A variable; after a quote, "@" separates an account's user and host ('u'@'h').
+            rb"(?<!['\"`])@@?(?:["
+            + _IDC
+            + rb".]+|"
+            + _BACKTICK
+            + rb"|"
+            + _STRING
+            + rb"|"
+            + _DQ_STRING
+            + rb")?",
             _WORD + rb"\(",  # a word glued to "(": a function call (or a table name, see below)
             _WORD,
             rb"<=>|<>|!=|<=|>=|:=|->>|->|<<|>>|&&|\|\||\S",
@@ -197,7 +206,9 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
             if upper == b"VALUES" and b"DUPLICATE" not in out:
                 tokens[i:i] = [b"("]  # the VALUES clause, not the VALUES(col) function
                 tok = b"VALUES"
-            elif not after_dot and upper in RESERVED and upper not in RESERVED_FUNCTIONS:
+            elif (
+                not after_dot and upper in RESERVED and upper not in RESERVED_FUNCTIONS and upper not in TYPES
+            ):
                 tokens[i:i] = [b"("]  # IN(, AND(, ON(: a keyword, then a parenthesis
                 tok = upper
             elif not after_dot and out and out[-1].upper() in _TABLE_NAME_AFTER:
@@ -205,7 +216,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                 out.append(word)
                 continue
             else:
-                if not after_dot and (upper in RESERVED or upper in FUNCTIONS):
+                if not after_dot and (upper in RESERVED or upper in FUNCTIONS or upper in TYPES):
                     word = upper
                 stack.append(len(out))
                 out.append(word + b"(")
@@ -223,7 +234,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
             if tok == b"(":
                 if (
                     out
-                    and out[-1] in FUNCTIONS
+                    and (out[-1] in FUNCTIONS or out[-1] in TYPES)
                     and (len(out) < 2 or (out[-2] != b"." and out[-2] not in _TABLE_NAME_AFTER))
                 ):
                     stack.append(len(out) - 1)

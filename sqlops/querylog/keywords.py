@@ -526,3 +526,44 @@ FUNCTIONS: frozenset[bytes] = frozenset(
         "YEARWEEK",
     ]
 )
+
+# Reserved words that are column types: ``VARCHAR(20)`` keeps its parenthesis glued.
+TYPES: frozenset[bytes] = frozenset(
+    w.encode()
+    for w in [
+        "BIGINT",
+        "BINARY",
+        "BLOB",
+        "CHAR",
+        "CHARACTER",
+        "DEC",
+        "DECIMAL",
+        "DOUBLE",
+        "FLOAT",
+        "FLOAT4",
+        "FLOAT8",
+        "INT",
+        "INT1",
+        "INT2",
+        "INT3",
+        "INT4",
+        "INT8",
+        "INTEGER",
+        "LONG",
+        "LONGBLOB",
+        "LONGTEXT",
+        "MEDIUMBLOB",
+        "MEDIUMINT",
+        "MEDIUMTEXT",
+        "MIDDLEINT",
+        "NUMERIC",
+        "REAL",
+        "SMALLINT",
+        "TINYBLOB",
+        "TINYINT",
+        "TINYTEXT",
+        "VARBINARY",
+        "VARCHAR",
+        "VARCHARACTER",
+    ]
+)

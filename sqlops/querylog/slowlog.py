@@ -377,6 +377,14 @@ class SlowLogScanner:
             extras[name] = number
         if no_index is None and explain:
             no_index = any(_explain_scans(row) for row in explain[1:])
+        if no_index is None and extras is not None and b"Read_rnd_next" in extras:
+            # MySQL's log_slow_extra has no Select_scan. Its evidence: most examined rows came
+            # from sequential reads (Read_rnd_next) and no temporary table (whose rows are read
+            # the same way) was made. A heuristic, so anything else stays "unknown".
+            examined = metrics[3] or 0
+            sequential = extras[b"Read_rnd_next"]
+            if examined and sequential * 2 >= examined and not extras.get(b"Created_tmp_tables"):
+                no_index = True
         return {
             "body": min(p, e),
             "time": time_raw,

@@ -123,3 +123,55 @@ def test_general_log_counts_query_and_execute_records() -> None:
     assert report.queries == records
     execute = next(c for c in report.classes if c.fingerprint == "SELECT name FROM departments WHERE id = ?")
     assert execute.example is not None and "WHERE id = 3" in execute.example.sql
+
+
+def test_mysql_log_slow_extra_capture() -> None:
+    report = digest("mysql97-slow-extra.log")
+    assert report.sources[0].server_headers == 2  # start of file and the restart
+    failed = next(c for c in report.classes if "no_such_column" in c.fingerprint)
+    assert failed.errors == 1  # Errno: 1054
+    scan = next(c for c in report.classes if c.fingerprint == "SELECT COUNT(*) FROM items WHERE price > ?")
+    assert scan.no_index_count == scan.count == 3  # Read_rnd_next 301 for 300 rows examined
+    lookup = next(c for c in report.classes if c.fingerprint == "SELECT * FROM items WHERE id = ?")
+    assert lookup.no_index_count == 0
+    sent = scan.metrics["bytes_sent"]
+    assert sent is not None and sent.count == 3
+    fake = next(c for c in report.classes if c.fingerprint.startswith("INSERT INTO notes"))
+    assert fake.count == 1
+    qt = report.totals["query_time"]
+    assert qt is not None and qt.max < 1  # the literal's "Query_time: 99" is not an entry
+
+
+def test_not_using_indexes_from_long_query_time() -> None:
+    report = digest("mysql97-slow-noindex.log", long_query_time=0.5)
+    by_fp = {c.fingerprint: c for c in report.classes}
+    for scan in ("SELECT COUNT(*) FROM items WHERE price > ?", "SELECT sku FROM items WHERE note = ?"):
+        assert by_fp[scan].no_index_count == by_fp[scan].count == 3
+    sleep = by_fp["SELECT SLEEP(?)"]
+    assert sleep.no_index_count == 0 and sleep.no_index_unknown == 1  # logged for its 0.6 s
+
+
+def test_mariadb_engine_times_are_milliseconds() -> None:
+    report = digest("mariadb1011-slow-all.log")
+    checked = 0
+    for c in report.classes:
+        engine = {e.name: e for e in c.extra}.get("Engine_time")
+        qt = c.metrics["query_time"]
+        if engine is None or qt is None or engine.total == 0:
+            continue
+        # Engine time is part of the query time; read as seconds it would exceed it.
+        assert engine.total <= qt.total
+        checked += 1
+    assert checked >= 5
+    assert any(c.not_using_indexes for c in report.classes)
+
+
+def test_mysql_general_log_capture() -> None:
+    text = (DATA / "mysql97-general.log").read_text(encoding="utf-8")
+    records = len(re.findall(r"^\S+\t +\d+ (?:Query|Execute)\t", text, re.M))
+    report = digest("mysql97-general.log")
+    assert report.sources[0].kind == "general"
+    assert report.queries == records
+    multi_line = next(c for c in report.classes if c.fingerprint.startswith("SELECT sku, price FROM items"))
+    assert multi_line.count == 3
+    assert multi_line.databases == {"shop": 3}
