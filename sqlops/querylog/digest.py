@@ -97,12 +97,7 @@ class ClassAccumulator:
             values = [v for v in col if v is not None] if None in col else list(col)
             if not values:
                 continue
-            self.ns[m] += len(values)
-            self.sums[m] += sum(values)
-            low, high = min(values), max(values)
-            old_low, old_high = self.mins[m], self.maxs[m]
-            self.mins[m] = low if old_low is None or low < old_low else old_low
-            self.maxs[m] = high if old_high is None or high > old_high else old_high
+            self._add_extremes(m, len(values), sum(values), min(values), max(values))
             self.sketches[m].add_many(values)
         times = cols[TS]
         present = [t for t in times if t is not None] if None in times else times
@@ -133,6 +128,14 @@ class ClassAccumulator:
         best = max(range(len(rows)), key=ranked.__getitem__)  # first of equals: earliest
         self._offer_worst(rows[best])
 
+    def _add_extremes(self, m: int, n: int, total: int, low: int, high: int) -> None:
+        """Fold n values with this total, minimum and maximum into metric m."""
+        self.ns[m] += n
+        self.sums[m] += total
+        old_low, old_high = self.mins[m], self.maxs[m]
+        self.mins[m] = low if old_low is None or low < old_low else old_low
+        self.maxs[m] = high if old_high is None or high > old_high else old_high
+
     def _add_extras(self, items: Iterable[tuple[bytes, Any]], weight: int) -> None:
         for name, value in items:
             slot = self.extras.get(name)
@@ -156,13 +159,9 @@ class ClassAccumulator:
         for m in range(N_METRICS):
             if not other.ns[m]:
                 continue
-            self.ns[m] += other.ns[m]
-            self.sums[m] += other.sums[m]
             low, high = other.mins[m], other.maxs[m]
             assert low is not None and high is not None
-            old_low, old_high = self.mins[m], self.maxs[m]
-            self.mins[m] = low if old_low is None or low < old_low else old_low
-            self.maxs[m] = high if old_high is None or high > old_high else old_high
+            self._add_extremes(m, other.ns[m], other.sums[m], low, high)
             self.sketches[m].merge(other.sketches[m])
         if other.ts_min is not None and (self.ts_min is None or other.ts_min < self.ts_min):
             self.ts_min = other.ts_min

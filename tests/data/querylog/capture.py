@@ -22,7 +22,9 @@ were copied from the team's shared captures; see README.md.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,16 +61,17 @@ def workload(conn: pymysql.connections.Connection, rounds: int = 3) -> None:
             cur.execute(f"SELECT * FROM items WHERE id = {r + 1}")
             cur.execute(f"SELECT id FROM items WHERE sku = 'sku{r}'")
             cur.execute(f"SELECT COUNT(*) FROM items WHERE price > {r * 10}")  # no index on price
-            cur.execute(f"SELECT a1.id, b2.sku FROM items a1 JOIN items b2 ON b2.price = a1.price WHERE a1.id < {r + 3}")
+            cur.execute(
+                "SELECT a1.id, b2.sku FROM items a1 JOIN items b2 ON b2.price = a1.price "
+                f"WHERE a1.id < {r + 3}"
+            )
             cur.execute(f"UPDATE items SET price = price + 1 WHERE id IN ({r + 1}, {r + 2}, {r + 3})")
             cur.execute(
                 "SELECT sku,\n       price\nFROM items\n-- multi-line, with a comment\n"
                 f"WHERE note LIKE '%{r}%'\nORDER BY price DESC\nLIMIT 5"
             )
-        try:
+        with contextlib.suppress(pymysql.MySQLError):
             cur.execute("SELECT no_such_column FROM items")
-        except pymysql.MySQLError:
-            pass
         cur.execute(FAKE)
         cur.execute("PREPARE ps FROM 'SELECT sku FROM items WHERE id = ?'")
         cur.execute("SET @i = 7")
@@ -131,9 +134,9 @@ def capture_mysql() -> None:
         shutil.copy(datadir / "general.log", HERE / "mysql97-general.log")
     finally:
         handle._stop = None
-        import subprocess
-
-        subprocess.run(["bash", str(HERE.parents[2] / ".ci" / "mysql-chroot.sh"), "destroy", "qlogcap"], check=False)
+        subprocess.run(
+            ["bash", str(HERE.parents[2] / ".ci" / "mysql-chroot.sh"), "destroy", "qlogcap"], check=False
+        )
 
 
 def capture_mariadb() -> None:
@@ -158,5 +161,10 @@ def capture_mariadb() -> None:
 if __name__ == "__main__":
     capture_mysql()
     capture_mariadb()
-    for name in ("mysql97-slow-extra.log", "mysql97-slow-noindex.log", "mysql97-general.log", "mariadb1011-slow-all.log"):
+    for name in (
+        "mysql97-slow-extra.log",
+        "mysql97-slow-noindex.log",
+        "mysql97-general.log",
+        "mariadb1011-slow-all.log",
+    ):
         print(name, (HERE / name).stat().st_size, "bytes")
