@@ -226,7 +226,8 @@ def connect(
             fix="check database.tls.* (ca, cert, key) and that the server speaks TLS",
         ) from None
     try:
-        version = raw.get_server_info()
+        # The handshake shows MariaDB as "5.5.5-10.11..." (a replication-compat prefix).
+        version = re.sub(r"^5\.5\.5-", "", raw.get_server_info())
         info = ServerInfo.parse(version)
         with raw.cursor() as cur:
             cur.execute("SET SESSION sql_mode = %s", (STRICT_SQL_MODE,))

@@ -84,7 +84,8 @@ class TestDatabase:
         return self.server.dsn + self.name
 
     def settings(self, **overrides: object) -> DatabaseConfig:
-        return self.server.settings(self.name, **overrides)
+        database = str(overrides.pop("database", self.name))
+        return self.server.settings(database, **overrides)
 
     def connect(self, **overrides: object) -> Session:
         return connect(self.settings(**overrides))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -68,3 +69,40 @@ def _is_number(text: str) -> bool:
 def progress_enabled() -> bool:
     """Progress bars only when a person watches (stderr is a terminal)."""
     return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def copy_progress(label: str) -> Iterator[Callable[[Any], None]]:
+    """A callback for online-copy progress: a bar on a terminal, a log line per 10% otherwise."""
+    import logging
+
+    log = logging.getLogger("sqlops.progress")
+    with contextlib.ExitStack() as stack:
+        bar: Any = None
+        shown = 0
+        last_decile = -1
+
+        def update(p: Any) -> None:
+            nonlocal bar, shown, last_decile
+            permille = min(1000, p.copied_up_to * 1000 // p.cap) if p.cap else 1000
+            if progress_enabled():
+                if bar is None:
+                    bar = stack.enter_context(
+                        click.progressbar(length=1000, label=f"copying {label}", file=sys.stderr)
+                    )
+                bar.update(permille - shown)
+                shown = permille
+                return
+            if permille // 100 != last_decile:
+                last_decile = permille // 100
+                log.info(
+                    "copying %s: %d%% (%d rows, id %d of %d, %.0f s)",
+                    label,
+                    permille // 10,
+                    p.rows_copied,
+                    p.copied_up_to,
+                    p.cap,
+                    p.seconds,
+                )
+
+        yield update

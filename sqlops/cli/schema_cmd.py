@@ -7,6 +7,7 @@ import logging
 import click
 
 from sqlops.cli.app import AppContext, cli
+from sqlops.cli.output import copy_progress, emit_json, format_option
 from sqlops.plan import execute, render
 
 log = logging.getLogger("sqlops.schema")
@@ -85,3 +86,93 @@ def init(
     finally:
         if session is not None:
             session.close()
+
+
+@schema_group.command("status")
+@table_option
+@format_option
+@click.pass_obj
+def status(app: AppContext, table: str | None, fmt: str) -> int:
+    """Show what exists and how the log table differs from sqlops' definition.
+
+    Example: sqlops schema status --format json
+    """
+    from sqlops.schema.status import inspect_status
+
+    app.override("schema.table", table)
+    with app.connect() as session:
+        report = inspect_status(
+            session, app.config.schema.table, want_trigger=app.config.schema.date_day_trigger
+        )
+    if fmt == "json":
+        emit_json(report.as_dict())
+        return 0
+    click.echo(report.as_text())
+    return 0
+
+
+@schema_group.command("upgrade")
+@table_option
+@click.option("--dry-run", is_flag=True, help="Print the SQL script instead of running it.")
+@click.option("--abort", is_flag=True, help="Undo an unfinished upgrade: drop its triggers and shadow table.")
+@click.option(
+    "--default-day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="date_day for rows without time_since_epoch (otherwise they stop the upgrade).",
+)
+@click.option("--keep-old", is_flag=True, help="Keep the original table as _<table>_sqlops_old.")
+@click.pass_obj
+def upgrade(
+    app: AppContext, table: str | None, dry_run: bool, abort: bool, default_day: object, keep_old: bool
+) -> int:
+    """Upgrade a table created by Squid's log_db_daemon (or an older sqlops) online.
+
+    Widens columns (BIGINT id and sizes, VARCHAR IPs fit IPv6, longer MIME types and user
+    names), adds date_day (backfilled from time_since_epoch in database.time_zone) and its
+    index, and installs the BEFORE INSERT trigger that fills date_day for the old writer.
+    Writers keep inserting throughout: the table is rebuilt as a shadow copy kept in sync by
+    triggers and swapped in with one RENAME. Resumable: run it again after a crash.
+
+    Example: sqlops schema upgrade --dry-run > upgrade.sql
+    """
+    import datetime as dt
+
+    from sqlops.db import lock_name, named_lock
+    from sqlops.jobruns import recorded_run
+    from sqlops.online.copy import abort_online_copy
+    from sqlops.schema.upgrade import JOB, analyse_upgrade, plan_upgrade, run_upgrade, upgrade_spec
+
+    app.override("schema.table", table)
+    config = app.config
+    name, zone = config.schema.table, config.database.time_zone
+    day = default_day.date() if isinstance(default_day, dt.datetime) else None
+    with app.connect(maintenance=True) as session:
+        target = f"{session.database}.{name}"
+        analysis = analyse_upgrade(session, name)
+        if dry_run:
+            plan = plan_upgrade(session, analysis, zone=zone, default_day=day, keep_old=keep_old)
+            click.echo(render(plan), nl=False)
+            return 0
+        with named_lock(session, lock_name(JOB, session.database, name)):
+            if abort:
+                spec = upgrade_spec(analysis, zone=zone, default_day=day, keep_old=keep_old)
+                sent = abort_online_copy(session, spec)
+                click.echo(f"schema upgrade aborted: {len(sent)} statement(s); {name} is untouched")
+                return 0
+            if analysis.up_to_date and not analysis.unfinished_copy:
+                click.echo(f"{target} is up to date")
+                return 0
+            with recorded_run(config.database, JOB, target) as run, copy_progress(name) as progress:
+                outcome = run_upgrade(
+                    session, analysis, zone=zone, default_day=day, keep_old=keep_old, progress=progress
+                )
+                run.statements = len(outcome.statements)
+                run.note(action=outcome.action, rows_copied=outcome.rows_copied, resumed=outcome.resumed)
+    for note in outcome.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(
+        f"schema upgrade of {target}: {outcome.action}, {len(outcome.statements)} statement(s), "
+        f"{outcome.rows_copied} row(s) copied, {outcome.verified_rows} verified, {outcome.seconds:.1f} s"
+        + (" (resumed)" if outcome.resumed else "")
+    )
+    return 0

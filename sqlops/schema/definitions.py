@@ -119,7 +119,7 @@ def _column_source(statement: str, column: str) -> str:
     for line in statement.splitlines():
         stripped = line.strip().rstrip(",")
         if re.match(rf"`?{re.escape(column)}`?\s", stripped):
-            return stripped
+            return re.sub(r"^(\S+)\s+", r"\1 ", stripped)  # drop the file's column alignment
     raise ValueError(f"column {column} not found in schema file text")
 
 

@@ -19,6 +19,7 @@ class LiveColumn:
     type: str  # normalised like definitions.normalise_type
     nullable: bool
     extra: str
+    raw_type: str  # COLUMN_TYPE as the server shows it
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def inspect_table(session: Session, table: str) -> LiveTable | None:
         return None
     estimated, size, options = rows[0]
     columns = tuple(
-        LiveColumn(name, normalise_type(ctype), nullable == "YES", extra or "")
+        LiveColumn(name, normalise_type(ctype), nullable == "YES", extra or "", ctype)
         for name, ctype, nullable, extra in session.query(
             "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
