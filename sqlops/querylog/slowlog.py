@@ -25,8 +25,8 @@ from sqlops.querylog.fingerprint import _SPLIT, Fingerprint, Fingerprinter, lexi
 
 # An entry start: "# Time:" (with the "# User@Host:" line after it) or "# User@Host:" alone.
 # Searching for the newline first lets the regex engine scan with memchr (6x faster than ^).
-_ENTRY_LINE = re.compile(rb"\n(\x00*# (Time|User@Host): )")
-_ENTRY_AT_START = re.compile(rb"\x00*# (?:Time|User@Host): ")
+_ENTRY_LINE = re.compile(rb"\n(\x00*# Time: [^\n]*\n\x00*# User@Host: |\x00*# (?:Time|User@Host): )")
+_ENTRY_AT_START = re.compile(rb"\x00*# Time: [^\n]*\n\x00*# User@Host: |\x00*# (?:Time|User@Host): ")
 # The common header shapes in one match (MySQL 5.7-9.x without log_slow_extra, MariaDB
 # default verbosity); anything else goes through the general line-by-line parser.
 _FAST_HEADER = re.compile(
@@ -196,8 +196,22 @@ class SlowLogScanner:
                 if fp is None:
                     fp = fingerprint_of(sql)
                 if fp.complete:
-                    time_raw, user, user2, host, ip, schema, qt, lt, sent, examined = m.groups()[:10]
-                    affected, nbytes, use_db, ts = m.groups()[10:]
+                    (
+                        time_raw,
+                        user,
+                        user2,
+                        host,
+                        ip,
+                        schema,
+                        qt,
+                        lt,
+                        sent,
+                        examined,
+                        affected,
+                        nbytes,
+                        use_db,
+                        ts,
+                    ) = m.groups()
                     if use_db is not None:
                         self.database = use_db.strip(b"`") or None
                     query_time = int(float(qt) * 1e6 + 0.5)
@@ -472,18 +486,11 @@ def _explain_scans(row: bytes) -> bool:
 
 def entry_starts(buf: bytes) -> list[int]:
     """Offsets of every candidate entry start and server start header in `buf`."""
-    starts = []
-    previous_time_line_end = -2
-    if _ENTRY_AT_START.match(buf):
-        starts.append(0)
-        if buf.startswith(b"# Time: ") or buf.lstrip(b"\x00").startswith(b"# Time: "):
-            previous_time_line_end = buf.find(b"\n")
-    for m in _ENTRY_LINE.finditer(buf):
-        at = m.start(1)
-        if m.group(2) == b"User@Host" and m.start() == previous_time_line_end:
-            continue  # the "# Time:" line just before already started this entry
-        starts.append(at)
-        previous_time_line_end = buf.find(b"\n", at) if m.group(2) == b"Time" else -2
+    first = _ENTRY_AT_START.match(buf)
+    starts = [0] if first is not None else []
+    # One match per entry: a "# Time:" line swallows the "# User@Host:" line after it.
+    pos = first.end() if first is not None else 0
+    starts += [m.start(1) for m in _ENTRY_LINE.finditer(buf, pos)]
     at = buf.find(b", Version: ")
     if at < 0:
         return starts
