@@ -127,21 +127,32 @@ def class_id(key: bytes) -> str:
 
 
 class Fingerprinter:
-    """Fingerprints statements, memoising by the non-literal pieces (see the module doc)."""
+    """Fingerprints statements, memoising by the non-literal pieces (see the module doc).
 
-    def __init__(self, max_cached: int = 200_000) -> None:
+    Memory is bounded: at most `max_cached` keys, and a statement longer than BIG_STATEMENT
+    (a bulk INSERT) is keyed by a 128-bit BLAKE2 digest of its pieces instead of the pieces.
+    """
+
+    BIG_STATEMENT = 16 * 1024
+
+    def __init__(self, max_cached: int = 20_000) -> None:
         # Public so the slow-log hot loop can look up without a call: cache.get(tuple(_SPLIT.split(sql))).
-        self.cache: dict[tuple[bytes | None, ...], Fingerprint] = {}
+        self.cache: dict[object, Fingerprint] = {}
         self._max = max_cached
 
     def __call__(self, sql: bytes) -> Fingerprint:
-        pieces = tuple(_SPLIT.split(sql))
-        hit = self.cache.get(pieces)
+        pieces = _SPLIT.split(sql)
+        key: object
+        if len(sql) > self.BIG_STATEMENT:
+            key = hashlib.blake2b(repr(pieces).encode(), digest_size=16).digest()
+        else:
+            key = tuple(pieces)
+        hit = self.cache.get(key)
         if hit is None:
             hit = fingerprint(sql)
             if len(self.cache) >= self._max:
                 self.cache.clear()
-            self.cache[pieces] = hit
+            self.cache[key] = hit
         return hit
 
 

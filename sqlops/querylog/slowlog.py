@@ -159,6 +159,7 @@ class SlowLogScanner:
         split = _SPLIT.split
         cache = self.fp.cache
         fingerprint_of = self.fp
+        big = self.fp.BIG_STATEMENT
         acc = self.acc
         pending = acc.pending
         pending_fp = acc.pending_fp
@@ -192,7 +193,7 @@ class SlowLogScanner:
                 else:
                     m = None
             if m is not None:
-                fp = cache.get(tuple(split(sql)))
+                fp = cache.get(tuple(split(sql))) if len(sql) <= big else None
                 if fp is None:
                     fp = fingerprint_of(sql)
                 if fp.complete:

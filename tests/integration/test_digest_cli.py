@@ -166,3 +166,15 @@ def test_config_defaults(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     main(["digest", "--help"])
     assert "Example: sqlops digest --log" in capsys.readouterr().out
+
+
+def test_long_query_time_option(capsys: pytest.CaptureFixture[str]) -> None:
+    noindex = str(DATA / "mysql97-slow-noindex.log")
+    plain = run_json(capsys, "--log", noindex, "--top", "100")
+    assert not any(c["not_using_indexes"] for c in plain["classes"])
+    flagged = run_json(capsys, "--log", noindex, "--top", "100", "--long-query-time", "0.5")
+    by_fp = {c["fingerprint"]: c for c in flagged["classes"]}
+    assert by_fp["SELECT COUNT(*) FROM items WHERE price > ?"]["not_using_indexes"] is True
+    assert by_fp["SELECT SLEEP(?)"]["not_using_indexes"] is False
+    code, out, _ = run(capsys, "--log", noindex, "--long-query-time", "0.5")
+    assert code == 0 and "[no index]" in out and "Not using indexes: 3 of 3 statements" in out

@@ -175,3 +175,31 @@ def test_mysql_general_log_capture() -> None:
     multi_line = next(c for c in report.classes if c.fingerprint.startswith("SELECT sku, price FROM items"))
     assert multi_line.count == 3
     assert multi_line.databases == {"shop": 3}
+
+
+def _big_insert(rows: int, seed: int) -> bytes:
+    return b"INSERT INTO bulk (id, note, ts) VALUES " + b",\n".join(
+        b"(%d, 'row %d; # Time: not a header', NOW(3))" % (seed + i, seed + i) for i in range(rows)
+    )
+
+
+def test_statements_over_a_megabyte(tmp_path: Path) -> None:
+    entry = (
+        b"# Time: 2026-11-27T10:00:0%dZ\n# User@Host: app[app] @  [10.0.0.1]  Id: 1\n"
+        b"# Query_time: %d.000000  Lock_time: 0.000000 Rows_sent: 0  Rows_examined: 0\n"
+        b"SET timestamp=1795773600;\n"
+    )
+    big_a, big_b = _big_insert(40000, 0), _big_insert(40000, 7)
+    assert len(big_a) > 1024 * 1024
+    log = tmp_path / "big.log"
+    log.write_bytes(
+        entry % (1, 2) + big_a + b";\n" + entry % (2, 1) + b"SELECT 1;\n" + entry % (3, 3) + big_b + b";\n"
+    )
+    report = digest_logs([str(log)], ReadOptions(jobs=1))
+    assert report.queries == 3 and report.skipped_total == 0
+    bulk = next(c for c in report.classes if c.fingerprint.startswith("INSERT INTO bulk"))
+    assert bulk.fingerprint == "INSERT INTO bulk (id, note, ts) VALUES (?, ?, NOW(?))"
+    assert bulk.count == 2
+    # The 3 s entry is the worst: 4 header lines + 40000 rows, then 5 lines, so it starts on line 40010.
+    assert bulk.example is not None and bulk.example.truncated and bulk.example.line == 40010
+    assert len(bulk.example.sql) == 256 * 1024
