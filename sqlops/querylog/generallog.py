@@ -47,27 +47,36 @@ class GeneralLogScanner:
     def feed(self, buf: bytes, base_pos: int, base_line: int, final: bool) -> int:
         records = list(_RECORD.finditer(buf))
         headers = [m.start() for m in _SERVER_HEADER.finditer(buf)]
-        line, line_pos = base_line, 0
-        first = min([m.start() for m in records[:1]] + headers[:1], default=len(buf))
-        if first > 0 and (final or records or headers):
-            rest = _strip_headers(buf[:first])
-            if rest.strip(b"\x00 \t\r\n"):
-                self.acc.skip(self.source, base_pos, line, "text outside any record")
         bounds = sorted([m.start() for m in records] + headers)
+        line, line_pos = base_line, 0
+        if not bounds and not final:
+            # No record in a whole block: report it and let it go (keeping the last, maybe
+            # partial, line) instead of holding an ever larger buffer.
+            keep = buf.rfind(b"\n") + 1
+            if keep and _strip_headers(buf[:keep]).strip(b"\x00 \t\r\n"):
+                self.acc.skip(self.source, base_pos, line, "text outside any record")
+            return keep
+        first = bounds[0] if bounds else len(buf)
+        if first > 0 and _strip_headers(buf[:first]).strip(b"\x00 \t\r\n"):
+            self.acc.skip(self.source, base_pos, line, "text outside any record")
         by_start = {m.start(): m for m in records}
         k = 0
         while k < len(bounds):
             s = bounds[k]
             line += buf.count(b"\n", line_pos, s)
             line_pos = s
-            if k + 1 >= len(bounds) and not final:
-                return s
+            e = bounds[k + 1] if k + 1 < len(bounds) else len(buf)
             record = by_start.get(s)
-            if record is None:  # server start header: skip its lines
+            if record is None:  # a server start header and its two lines
                 self.stats.server_headers += 1
+                if k + 1 >= len(bounds) and not final:
+                    return buf.find(b"\n", s) + 1 or len(buf)  # the rest is fed again
+                if _strip_headers(buf[s:e]).strip(b"\x00 \t\r\n"):
+                    self.acc.skip(self.source, base_pos + s, line, "text outside any record")
                 k += 1
                 continue
-            e = bounds[k + 1] if k + 1 < len(bounds) else len(buf)
+            if k + 1 >= len(bounds) and not final:
+                return s
             used = self._record(buf, record, e, bounds, k, base_pos + s, line, final)
             if used is None:
                 return s

@@ -137,6 +137,7 @@ class SlowLogScanner:
         self.database: bytes | None = INHERIT if inherit_database else None
         self.stop_at: int | None = None  # a range worker: entries starting at/after this belong to the next
         self.next_start: int | None = None  # the first entry start at/after stop_at
+        self._body_meta: tuple[bytes | None, int | None] = (None, None)  # `use` db, SET timestamp
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -148,7 +149,12 @@ class SlowLogScanner:
         if not starts or starts[0] != 0:
             first = starts[0] if starts else len(buf)
             if not starts and not final:
-                return 0
+                # No entry in a whole block: report it and let it go (keeping the last, maybe
+                # partial, line) instead of holding an ever larger buffer.
+                keep = buf.rfind(b"\n") + 1
+                if keep and buf[:keep].strip(b"\x00 \t\r\n"):
+                    self._skip(base_pos, line, "text outside any entry")
+                return keep
             if buf[:first].strip(b"\x00 \t\r\n"):
                 self._skip(base_pos, line, "text outside any entry")
         k = 0

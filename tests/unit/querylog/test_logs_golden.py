@@ -203,3 +203,18 @@ def test_statements_over_a_megabyte(tmp_path: Path) -> None:
     # The 3 s entry is the worst: 4 header lines + 40000 rows, then 5 lines, so it starts on line 40010.
     assert bulk.example is not None and bulk.example.truncated and bulk.example.line == 40010
     assert len(bulk.example.sql) == 256 * 1024
+
+
+def test_wrong_type_reports_instead_of_buffering(tmp_path: Path) -> None:
+    """A slow log forced through the general-log reader (and the reverse) yields no statements
+    and reports its text block by block, without holding the file in memory."""
+    from sqlops.querylog import reader
+
+    slow = (DATA / "mariadb1011-slow-default.log").read_bytes()
+    big = tmp_path / "slow.log"
+    big.write_bytes(slow * 20)  # ~10 MB: several blocks
+    report = digest_logs([str(big)], ReadOptions(jobs=1, log_type="general"))
+    assert report.queries == 0
+    assert report.skipped_total >= big.stat().st_size // reader.BLOCK
+    general = digest_logs([str(DATA / "mariadb1011-general.log")], ReadOptions(jobs=1, log_type="slow"))
+    assert general.queries == 0 and general.skipped_total >= 1
