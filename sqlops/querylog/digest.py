@@ -119,7 +119,8 @@ class ClassAccumulator:
         if extras.count(None) != len(extras):
             for entry in extras:
                 if entry:
-                    self._add_extras(entry.items(), 1)
+                    for name, value in entry.items():
+                        self._add_extra(name, 1, value, value)
         qtimes = cols[0]
         if None in qtimes:
             ranked: Any = [-1 if v is None else v for v in qtimes]
@@ -136,16 +137,16 @@ class ClassAccumulator:
         self.mins[m] = low if old_low is None or low < old_low else old_low
         self.maxs[m] = high if old_high is None or high > old_high else old_high
 
-    def _add_extras(self, items: Iterable[tuple[bytes, Any]], weight: int) -> None:
-        for name, value in items:
-            slot = self.extras.get(name)
-            if slot is None:
-                self.extras[name] = [weight, value, value]
-            else:
-                slot[0] += weight
-                slot[1] += value
-                if value > slot[2]:
-                    slot[2] = value
+    def _add_extra(self, name: bytes, n: int, total: float, high: float) -> None:
+        """Fold n values of an extra field (their total and maximum) into the class."""
+        slot = self.extras.get(name)
+        if slot is None:
+            self.extras[name] = [n, total, high]
+        else:
+            slot[0] += n
+            slot[1] += total
+            if high > slot[2]:
+                slot[2] = high
 
     def _offer_worst(self, row: Row) -> None:
         current = self.worst
@@ -174,13 +175,7 @@ class ClassAccumulator:
         self.no_index_no += other.no_index_no
         self.errors += other.errors
         for name, (n_extra, total_extra, max_extra) in other.extras.items():
-            slot = self.extras.get(name)
-            if slot is None:
-                self.extras[name] = [n_extra, total_extra, max_extra]
-            else:
-                slot[0] += n_extra
-                slot[1] += total_extra
-                slot[2] = max(slot[2], max_extra)
+            self._add_extra(name, int(n_extra), total_extra, max_extra)
         if other.worst is not None:
             self._offer_worst(other.worst)
 

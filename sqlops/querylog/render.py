@@ -110,30 +110,26 @@ def report_json(report: DigestReport, top: int) -> dict[str, Any]:
 # Text
 
 
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds >= 1:
-        return f"{seconds:.2f}s"
-    if seconds >= 0.001:
-        return f"{seconds * 1e3:.1f}ms"
-    return f"{seconds * 1e6:.0f}us"
+# (at least, divide by, unit, decimals), largest first; below the last: the bare number.
+_TIME_UNITS = ((1.0, 1.0, "s", 2), (1e-3, 1e-3, "ms", 1), (0.0, 1e-6, "us", 0))
+_COUNT_UNITS = ((1e9, 1e9, "G", 2), (1e6, 1e6, "M", 2), (1e4, 1e3, "k", 1))
 
 
-def _fmt_count(value: float | None) -> str:
+def _scaled(value: float | None, units: tuple[tuple[float, float, str, int], ...]) -> str:
     if value is None:
         return "-"
-    if value >= 1e9:
-        return f"{value / 1e9:.2f}G"
-    if value >= 1e6:
-        return f"{value / 1e6:.2f}M"
-    if value >= 1e4:
-        return f"{value / 1e3:.1f}k"
+    for least, divisor, unit, decimals in units:
+        if value >= least:
+            return f"{value / divisor:.{decimals}f}{unit}"
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
+def _fmt_time(seconds: float | None) -> str:
+    return _scaled(seconds, _TIME_UNITS)
+
+
 def _fmt(name: str, value: float | None) -> str:
-    return _fmt_time(value) if name in TIME_METRICS else _fmt_count(value)
+    return _scaled(value, _TIME_UNITS if name in TIME_METRICS else _COUNT_UNITS)
 
 
 def _attribute_table(metrics: dict[str, MetricSummary | None]) -> list[str]:
