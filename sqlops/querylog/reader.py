@@ -319,7 +319,3 @@ def merge_ranges(acc: DigestAccumulator, source: int, results: list[RangeResult]
         if result.final_database is not INHERIT:
             database = result.final_database
         line_offset += result.lines
-
-
-def is_gzip_name(path: str) -> bool:
-    return bool(re.search(r"\.gz$", path))
