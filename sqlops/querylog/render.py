@@ -208,7 +208,8 @@ def _class_detail(rank: int, c: QueryClass) -> list[str]:
     lines = [f"# Query {rank}: ID {c.id}, {c.count} statements"]
     if c.first_seen is not None:
         lines.append(f"# Time range: {_iso(c.first_seen)} to {_iso(c.last_seen)}")
-    lines += _attribute_table(c.metrics)
+    if any(m is not None for m in c.metrics.values()):
+        lines += _attribute_table(c.metrics)
     if c.rows_examined_per_sent is not None:
         lines.append(f"# Rows examined per row sent: {c.rows_examined_per_sent}")
     lines.append(f"# Databases: {_counts(c.databases)}")
@@ -230,8 +231,11 @@ def _class_detail(rank: int, c: QueryClass) -> list[str]:
     if c.example is not None:
         ex = c.example
         where = f"{ex.source}:{ex.line}" if ex.line else ex.source
+        label = (
+            "Worst example" if ex.query_time is not None else "Example (first seen; the log has no timings)"
+        )
         lines.append(
-            f"# Worst example ({where}; db {ex.database or '-'}; {_iso(ex.timestamp) or 'time unknown'}; "
+            f"# {label} ({where}; db {ex.database or '-'}; {_iso(ex.timestamp) or 'time unknown'}; "
             f"{_fmt_time(ex.query_time)}){' [truncated]' if ex.truncated else ''}:"
         )
         if ex.explain:
