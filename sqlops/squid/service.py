@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlops.config import IngestConfig
+from sqlops.config import IngestConfig, load_config
 from sqlops.db import errno_of
 from sqlops.errors import ConfigError, SqlopsError
 from sqlops.squid.batcher import FAST_SWITCH, Batch, Prefetcher, journal_batches
@@ -491,6 +491,14 @@ def _setup_logging() -> None:
     root.setLevel(getattr(logging, level, logging.INFO))
 
 
+def _ingest_settings_anyway() -> IngestConfig:
+    """[ingest] of the default config when only the target is wrong, else the defaults."""
+    try:
+        return load_config(None).config.ingest
+    except SqlopsError:
+        return IngestConfig()
+
+
 def _open_journal(parent: Path, key: str, meta: dict[str, Any], segment_bytes: int) -> tuple[Journal, Path]:
     """The own journal; falls back to /var/tmp when the spool folder is not writable, since
     exiting would make Squid give up on logging (and then on itself)."""
@@ -532,7 +540,7 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
         ingest, parent = target.ingest, target.spool_dir
     except SqlopsError as exc:
         log.error("%s; journaling anyway and retrying the configuration", exc)
-        target, ingest = None, IngestConfig()
+        target, ingest = None, _ingest_settings_anyway()
         parent = Path(ingest.spool_dir) / target_key(arg)
     meta = {"target": target_key(arg), "table": target.table if target else None}
     own, parent = _open_journal(parent, target_key(arg), meta, ingest.segment_mb * MB)

@@ -283,3 +283,40 @@ class _redirect_stdout:
 
     def __exit__(self, *exc: object) -> None:
         self._cm.__exit__(*exc)
+
+
+def test_a_wrong_target_journals_until_the_configuration_is_fixed(
+    setup: tuple[Any, Path], tmp_path: Path
+) -> None:
+    """An unknown target name must not make the daemon exit (Squid would give up): it
+    journals, says what is wrong, and writes once the section exists."""
+    db, config = setup
+    env = {"SQLOPS_CONFIG": str(config)}
+    daemon = DaemonProcess("proxy9", env=env, log=tmp_path / "cache.log")
+    daemon.send(b"".join(encode_line(native(i)) for i in range(20)))
+    wait_for(lambda: "no [targets.proxy9] section" in daemon.stderr(), 20, "the configuration error")
+    assert daemon.proc.poll() is None
+    # [ingest] spool_dir of the same file is still used
+    wait_for(lambda: list((tmp_path / "spool" / "target-proxy9").glob("j-*")), 10, "the journal")
+    config.write_text(config.read_text() + '\n[targets.proxy9]\ntable = "access_log"\n')
+    wait_for(lambda: db.sql("SELECT COUNT(*) FROM access_log")[0][0] == 20, 30, "the rows after the fix")
+    assert daemon.stop() == 0
+
+
+def test_an_unwritable_spool_falls_back_to_var_tmp(setup: tuple[Any, Path], tmp_path: Path) -> None:
+    db, config = setup
+    config.write_text(config.read_text().replace(str(tmp_path / "spool"), "/proc/sqlops-cannot-write-here"))
+    daemon = DaemonProcess(str(config), log=tmp_path / "cache.log")
+    try:
+        daemon.send(b"".join(encode_line(native(i)) for i in range(5)))
+        assert daemon.stop() == 0
+        log = daemon.stderr()
+        assert "cannot create the journal in /proc/sqlops-cannot-write-here" in log
+        assert "using /var/tmp/sqlops-spool/" in log
+        assert db.sql("SELECT COUNT(*) FROM access_log") == [(5,)]
+    finally:
+        import shutil
+
+        from sqlops.squid.target import target_key
+
+        shutil.rmtree(Path("/var/tmp/sqlops-spool") / target_key(str(config)), ignore_errors=True)
