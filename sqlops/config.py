@@ -111,7 +111,7 @@ class IngestConfig:
     # Journal folder; the daemon (Squid's cache_effective_user, usually proxy) must own it.
     spool_dir: str = "/var/spool/sqlops"
     # A batch is written when it has this many lines or its oldest line is this old.
-    batch_rows: int = 10000
+    batch_rows: int = 20000
     batch_seconds: float = 1.0
     # auto: LOAD DATA LOCAL INFILE when the server allows it, else multi-row INSERT.
     method: Literal["auto", "load-data", "insert"] = "auto"

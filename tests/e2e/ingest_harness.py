@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pymysql
-
 DAEMON = [sys.executable, "-m", "sqlops.squid.daemon"]
 
 
@@ -128,20 +126,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
-
-
-def query(
-    host: str, port: int, user: str, database: str, sql: str, password: str = ""
-) -> list[tuple[Any, ...]]:
-    conn = pymysql.connect(
-        host=host, port=port, user=user, password=password, database=database, autocommit=True
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def status_files(spool: Path) -> list[dict[str, Any]]:
