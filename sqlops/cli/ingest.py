@@ -32,7 +32,9 @@ def _resolve(
     if target:
         from sqlops.squid.target import resolve_target
 
-        resolved = resolve_target(target)
+        path = app.loaded().path  # --config names the file whose [targets.NAME] is meant
+        env = {**os.environ, **({"SQLOPS_CONFIG": str(path)} if path else {})}
+        resolved = resolve_target(target, env=env)
         return resolved.database, table or resolved.table, log_format or resolved.format or "auto"
     config = app.config
     return config.database, table or config.schema.table, log_format or config.ingest.format

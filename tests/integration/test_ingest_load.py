@@ -159,3 +159,12 @@ def test_killed_load_resumes_exactly_once(db: Any, config: Path, tmp_path: Path)
     assert finished.returncode == 0, finished.stderr
     assert f"resumed at byte {position}" in finished.stdout
     assert count(db) == (60000, 60000)
+
+
+def test_target_option_uses_the_named_section(db: Any, config: Path, tmp_path: Path, capsys: Any) -> None:
+    db.sql("CREATE TABLE other_log LIKE access_log")
+    config.write_text(config.read_text() + '\n[targets.p2]\ntable = "other_log"\nformat = "squid"\n')
+    log = write_log(tmp_path / "p2.log", range(10))
+    (result,) = load(config, capsys, "--target", "p2", str(log))
+    assert result["rows"] == 10
+    assert db.sql("SELECT COUNT(*) FROM other_log") == [(10,)] and count(db) == (0, 0)
