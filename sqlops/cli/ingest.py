@@ -162,11 +162,13 @@ def status(app: AppContext, fmt: str, table: str | None) -> int:
     Example: sqlops ingest status --format json
     """
     from sqlops.errors import SqlopsError
+    from sqlops.squid.spool import FALLBACK_SPOOL
     from sqlops.squid.status import IngestReport, inspect_database, read_daemons
 
     config = app.config
     roots = [Path(config.ingest.spool_dir)]
     roots += [Path(t.spool_dir) for t in config.targets.values() if t.spool_dir]
+    roots += [FALLBACK_SPOOL] if FALLBACK_SPOOL.is_dir() else []
     report = IngestReport()
     report.daemons, report.journals = read_daemons(list(dict.fromkeys(roots)))
     table_name = table or config.schema.table

@@ -40,7 +40,7 @@ from sqlops.squid.batcher import FAST_SWITCH, Batch, Prefetcher, journal_batches
 from sqlops.squid.logformat import compile_format, detect_format
 from sqlops.squid.protocol import has_rotate
 from sqlops.squid.rows import RowEncoder
-from sqlops.squid.spool import Journal, JournalLocked, free_bytes, journal_dirs
+from sqlops.squid.spool import FALLBACK_SPOOL, Journal, JournalLocked, free_bytes, journal_dirs
 from sqlops.squid.status import StatusFile
 from sqlops.squid.target import Target, resolve_target, target_key
 from sqlops.squid.writer import CheckpointMoved, JournalCheckpoint, LogWriter
@@ -50,7 +50,6 @@ log = logging.getLogger("sqlops.squid.daemon")
 READ_SIZE = 1 << 20
 MB = 1 << 20
 RESCAN_SECONDS = 30.0
-FALLBACK_SPOOL = Path("/var/tmp/sqlops-spool")
 
 
 class Stats:

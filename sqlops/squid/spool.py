@@ -40,6 +40,8 @@ SEGMENT_SUFFIX = ".seg"
 LOCK_NAME = "lock"
 META_NAME = "meta.json"
 JOURNAL_PREFIX = "j-"
+# Where a daemon journals when its spool folder cannot be created (it says so in cache.log).
+FALLBACK_SPOOL = Path("/var/tmp/sqlops-spool")
 
 
 def new_journal_id() -> str:
