@@ -60,15 +60,16 @@ def rollup_def(name: str) -> TableDef:
 def _aggregate_select(source: str, where: str) -> str:
     """One GROUP BY over the log rows matching `where`, in the rollup's column order."""
     status = "COALESCE(squid_request_status, '')"
-    hit = f"({status} LIKE '%HIT%' OR {status} = 'TCP_REFRESH_UNMODIFIED')"
+    # INSTR, not LIKE '%...%': these statements go out with parameters, where % is special.
+    hit = f"(INSTR({status}, 'HIT') > 0 OR {status} = 'TCP_REFRESH_UNMODIFIED')"
     return (
         "SELECT date_day, COALESCE(http_username, '') AS http_username, "
         "COALESCE(ip_client, '') AS ip_client, "
         "COUNT(*) AS requests, COALESCE(SUM(http_reply_size), 0) AS bytes, "
         f"SUM({hit}) AS hits, COALESCE(SUM(CASE WHEN {hit} THEN http_reply_size END), 0) AS hit_bytes, "
-        f"SUM({status} LIKE '%MISS%' OR {status} = 'TCP_REFRESH_MODIFIED') AS misses, "
-        f"SUM({status} LIKE '%DENIED%') AS denied, "
-        "SUM(http_status_code LIKE '5__' OR http_status_code IN ('0', '000')) AS errors, "
+        f"SUM(INSTR({status}, 'MISS') > 0 OR {status} = 'TCP_REFRESH_MODIFIED') AS misses, "
+        f"SUM(INSTR({status}, 'DENIED') > 0) AS denied, "
+        "SUM(LEFT(http_status_code, 1) = '5' OR http_status_code IN ('0', '000')) AS errors, "
         "COALESCE(SUM(time_response), 0) AS response_ms "
         f"FROM {quote_ident(source)} WHERE {where} GROUP BY date_day, 2, 3"
     )
