@@ -39,7 +39,9 @@ def target(**policy: object) -> Target:
 
 def sqlops(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     pre = ["--config", str(config)] if config else []
-    return subprocess.run([sys.executable, "-m", "sqlops", *pre, *args], capture_output=True, text=True, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "sqlops", *pre, *args], capture_output=True, text=True, env=ENV
+    )
 
 
 def names(session) -> list[str]:  # type: ignore[no-untyped-def]
@@ -74,7 +76,10 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
         insert_days(session, [D(2025, 9, 5), D(2025, 9, 30)], per_day=3)
         insert_days(session, [D(2025, 10, 1), D(2025, 12, 24)], per_day=2)
     outcome = run_rotate(db.settings(), target(premake_months=1, retention_months=2), today=D(2026, 1, 10))
-    assert outcome.rotate_plan.archived == (("p2025m09", "access_log_2025m09"), ("p2025m10", "access_log_2025m10"))
+    assert outcome.rotate_plan.archived == (
+        ("p2025m09", "access_log_2025m09"),
+        ("p2025m10", "access_log_2025m10"),
+    )
     used = " ".join(outcome.executed)
     if db.flavour == "mariadb":  # MariaDB 10.11 has CONVERT PARTITION: a metadata move
         assert "CONVERT PARTITION `p2025m09` TO TABLE `access_log_2025m09`" in used and "EXCHANGE" not in used
@@ -91,7 +96,9 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
             "AND TABLE_NAME = 'access_log_2025m09'"
         )
         assert "partitioned" not in (options or "").lower()
-        assert not plan_for(session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)).plan
+        assert not plan_for(
+            session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
+        ).plan
 
 
 def test_an_interrupted_exchange_is_finished_by_the_next_rotate(db) -> None:  # type: ignore[no-untyped-def]
@@ -318,7 +325,14 @@ def test_status_json_lists_partitions_with_exact_emptiness(db) -> None:  # type:
     current = f"p{today:%Ym%m}"
     by_name = {p["name"]: p for p in report["partitions"]}
     # migrate's layout had 2 months ahead; rotate (default premake_months = 3) added the third
-    assert [p["kind"] for p in report["partitions"]] == ["first", "month", "month", "month", "month", "catchall"]
+    assert [p["kind"] for p in report["partitions"]] == [
+        "first",
+        "month",
+        "month",
+        "month",
+        "month",
+        "catchall",
+    ]
     assert by_name[current]["empty"] is False and by_name["pfirst"]["empty"] is True
     assert report["catchall"]["empty"] is True and report["catchall"]["since"] == str(add_months(today, 4))
     assert report["headroom_days"] == (add_months(today, 4) - today).days

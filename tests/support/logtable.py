@@ -16,7 +16,14 @@ COLUMNS = (
     "time_since_epoch, time_response, ip_client, squid_request_status, http_status_code, http_reply_size, "
     "http_method, http_url, http_username, squid_hier_status, ip_server, http_mime_type, date_day"
 )
-STATUSES = ("TCP_MISS", "TCP_HIT", "TCP_MEM_HIT", "TCP_DENIED", "TCP_REFRESH_UNMODIFIED", "TCP_REFRESH_MODIFIED")
+STATUSES = (
+    "TCP_MISS",
+    "TCP_HIT",
+    "TCP_MEM_HIT",
+    "TCP_DENIED",
+    "TCP_REFRESH_UNMODIFIED",
+    "TCP_REFRESH_MODIFIED",
+)
 
 
 def create_log_table(session: Session, table: str = "access_log", *, trigger: bool = False) -> None:
@@ -46,7 +53,21 @@ def row(day: dt.date, i: int = 0, *, user: str = "alice", client: str = "10.0.0.
     epoch = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp() + i
     status = STATUSES[i % len(STATUSES)]
     code = "503" if i % 11 == 0 else "200"
-    return (epoch, 5 + i % 40, client, status, code, 100 + i, "GET", f"http://ex.com/{i}", user, "HIER_DIRECT", "1.2.3.4", "text/html", day)
+    return (
+        epoch,
+        5 + i % 40,
+        client,
+        status,
+        code,
+        100 + i,
+        "GET",
+        f"http://ex.com/{i}",
+        user,
+        "HIER_DIRECT",
+        "1.2.3.4",
+        "text/html",
+        day,
+    )
 
 
 def insert_rows(session: Session, rows: Iterable[tuple[object, ...]], table: str = "access_log") -> int:
@@ -59,7 +80,9 @@ def insert_rows(session: Session, rows: Iterable[tuple[object, ...]], table: str
     return len(batch)
 
 
-def insert_days(session: Session, days: Iterable[dt.date], per_day: int = 1, table: str = "access_log") -> int:
+def insert_days(
+    session: Session, days: Iterable[dt.date], per_day: int = 1, table: str = "access_log"
+) -> int:
     return insert_rows(session, (row(d, i) for d in days for i in range(per_day)), table)
 
 

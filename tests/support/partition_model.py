@@ -7,6 +7,7 @@ planner's intentions. Integration tests do the same against real servers, with f
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -110,7 +111,7 @@ class Model:
         if len(set(names)) != len(names):
             raise ServerRefused("1517 duplicate partition name")
         uppers = [p.upper for p in parts]
-        for a, b in zip(uppers, uppers[1:], strict=False):
+        for a, b in itertools.pairwise(uppers):
             if a is None or (b is not None and b <= a):
                 raise ServerRefused("1493 VALUES LESS THAN must be strictly increasing")
 
@@ -205,7 +206,7 @@ def layout_violations(
         return ["the last partition is not a MAXVALUE catch-all"]
     monthly = parts[1:-1]
     live = [p for p in monthly if cutoff is None or (p.upper is not None and p.upper > cutoff)]
-    for a, b in zip(live, live[1:], strict=False):
+    for a, b in itertools.pairwise(live):
         if b.upper != add_months(a.upper, 1):  # type: ignore[arg-type]
             out.append(f"gap or overlap between {a.name} (< {a.upper}) and {b.name} (< {b.upper})")
     for p in monthly:

@@ -189,7 +189,7 @@ def test_unpartitioned_or_foreign_layouts_are_refused_with_a_fix() -> None:
 
 def test_policy_from_config_validates() -> None:
     assert Policy.from_config("t", PartitionTableConfig(retention_months=12)).retention_months == 12
-    with pytest.raises(ConfigError, match="partitions.t.premake_months"):
+    with pytest.raises(ConfigError, match=r"partitions\.t\.premake_months"):
         Policy.from_config("t", PartitionTableConfig(premake_months=-1))
     with pytest.raises(ConfigError, match="retention_months"):
         Policy.from_config("t", PartitionTableConfig(retention_months=-2))
