@@ -50,9 +50,13 @@ def refresh(app: AppContext, since: dt.datetime | None, dry_run: bool, fmt: str)
         emit_json({**outcome.summary(), "seconds": round(outcome.seconds, 3), "notes": outcome.notes})
         return 0
     days = f", {outcome.days_rebuilt} day(s) recomputed" if since else ""
-    click.echo(
-        f"rollup refresh of {outcome.target}: {outcome.rows_read} new row(s) of {outcome.source} "
-        f"(ids {outcome.last_id_before + 1}..{outcome.last_id}) in {outcome.chunks} chunk(s){days}, "
-        f"{outcome.seconds:.2f} s"
-    )
+    if not outcome.rows_read:
+        read = f"no new rows in {outcome.source} (counted up to id {outcome.last_id})"
+    else:
+        read = (
+            f"{outcome.rows_read} new row(s) of {outcome.source} (ids {outcome.last_id_before + 1}.."
+            f"{outcome.last_id}) in {outcome.chunks} chunk(s)"
+        )
+    stopped = " (stopped early)" if outcome.stopped else ""
+    click.echo(f"rollup refresh of {outcome.target}: {read}{days}, {outcome.seconds:.2f} s{stopped}")
     return 0
