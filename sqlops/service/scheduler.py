@@ -170,6 +170,12 @@ def serve(config: Config, *, shutdown_timeout: float = 600.0) -> int:
     stop = threading.Event()
     running = RunningJobs()
     scheduler = build_scheduler(config, stop=stop, running=running)
+    # APScheduler's own warnings (a run skipped because the previous one still runs, a missed
+    # run) go to the same stderr log as ours.
+    aps = logging.getLogger("apscheduler")
+    aps.handlers[:] = logging.getLogger("sqlops").handlers
+    aps.setLevel(logging.WARNING)
+    aps.propagate = False
 
     def on_signal(signum: int, _frame: object) -> None:
         if stop.is_set():
