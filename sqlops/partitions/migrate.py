@@ -73,6 +73,8 @@ class MigrateAnalysis:
     copy_state: CopyState | None
     # The partitions of an unfinished online copy's shadow, so a resume builds the same spec.
     shadow_layout: tuple[PartitionSpec, ...] | None = None
+    # Binary logging is on and this account may not create triggers (1419) without SUPER.
+    triggers_need_super: bool = False
 
     @property
     def done(self) -> bool:
@@ -143,6 +145,7 @@ def analyse_migrate(session: Session, table: str, column: str) -> MigrateAnalysi
         if built is not None and built.managed:
             shadow_layout = tuple(PartitionSpec(p.name, p.upper) for p in built.partitions)
     return MigrateAnalysis(
+        triggers_need_super=_triggers_need_super(session),
         table=table,
         column=column,
         live=live,
@@ -155,6 +158,25 @@ def analyse_migrate(session: Session, table: str, column: str) -> MigrateAnalysi
         copy_state=copy_state,
         shadow_layout=shadow_layout,
     )
+
+
+_GRANTEE = (
+    "CONCAT(CHAR(39), SUBSTRING_INDEX(CURRENT_USER(), '@', 1), CHAR(39), '@', CHAR(39), "
+    "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), CHAR(39))"
+)
+
+
+def _triggers_need_super(session: Session) -> bool:
+    """With binary logging on, CREATE TRIGGER needs SUPER unless the server trusts function
+    creators (MySQL has the binary log on by default, MariaDB off)."""
+    log_bin, trusted = session.query("SELECT @@GLOBAL.log_bin, @@GLOBAL.log_bin_trust_function_creators")[0]
+    if not int(log_bin or 0) or int(trusted or 0):
+        return False
+    has_super = session.scalar(
+        "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES "
+        f"WHERE PRIVILEGE_TYPE = 'SUPER' AND GRANTEE = {_GRANTEE}"
+    )
+    return not has_super
 
 
 def _day(value: Any) -> dt.date | None:
@@ -212,6 +234,13 @@ def refuse_if_unsafe(analysis: MigrateAnalysis, method: Method) -> None:
             raise PreconditionError(
                 f"the online method copies by a single integer primary key; {table} has ({', '.join(pk)})",
                 fix="use --method alter (one locked ALTER; its lock time is printed first)",
+            )
+        if a.triggers_need_super and a.copy_state is None:
+            raise PreconditionError(
+                "the online method creates triggers, and with binary logging on the server allows that "
+                "only to accounts with SUPER (error 1419)",
+                fix="SET GLOBAL log_bin_trust_function_creators = 1 (safe with binlog_format = ROW, the "
+                "default), or run the migrate as an account with SUPER, or use --method alter",
             )
         if a.copy_state is not None and a.copy_state.job != JOB:
             raise PreconditionError(

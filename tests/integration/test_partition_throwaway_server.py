@@ -1,8 +1,10 @@
-"""Month boundaries in a named zone with DST (Europe/Berlin), end to end.
+"""Tests that need a server of their own: month boundaries in a named zone with DST
+(Europe/Berlin), and the privileges README documents for the maintenance and monitoring users.
 
 The shared servers have no time-zone tables (and must keep it that way: another test asserts
-the clear error when they are missing), so this module starts one throwaway server per
-flavour and loads only Europe/Berlin into it with that flavour's own mysql_tzinfo_to_sql.
+the clear error when they are missing) and must not collect test users, so this module starts
+one throwaway server per flavour and loads only Europe/Berlin into it with that flavour's own
+mysql_tzinfo_to_sql.
 
 Decision: "today" is computed in Python (zoneinfo) from the server's UTC clock, so rotate
 needs no zone tables; date_day is computed by the server (the BEFORE INSERT trigger's
@@ -141,3 +143,57 @@ def test_server_trigger_and_python_agree_on_the_day_and_rotate_premakes_the_zone
     with connect(settings) as session:
         rows = partition_rows(session)
         assert (rows["p2026m10"], rows["p2026m11"], rows["pcatchall"]) == (1, 1, 0)
+
+
+# Exactly the statements in README ("Privileges"), with the database name filled in.
+GRANTS = """
+CREATE USER 'sqlops'@'127.0.0.1' IDENTIFIED BY 'maint-pw';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON {db}.* TO 'sqlops'@'127.0.0.1';
+GRANT PROCESS ON *.* TO 'sqlops'@'127.0.0.1';
+CREATE USER 'monitor'@'127.0.0.1' IDENTIFIED BY 'mon-pw';
+GRANT SELECT ON {db}.* TO 'monitor'@'127.0.0.1';
+"""
+
+
+def test_the_documented_privileges_are_enough(tz_server: ServerHandle) -> None:
+    from support.logtable import insert_days
+
+    from sqlops.errors import PreconditionError
+    from sqlops.online.copy import read_state
+    from sqlops.partitions.migrate import migrate_table
+    from sqlops.partitions.status import evaluate_check, inspect_status
+    from sqlops.rollup.daily import run_rollup
+
+    name = create_database(tz_server, "sqlops_grants")
+    admin = tz_server.admin()
+    with admin.cursor() as cur:
+        for statement in GRANTS.format(db=name).strip().splitlines():
+            cur.execute(statement)
+    admin.close()
+    with connect(tz_server.settings(name)) as session:  # root creates the table, as `schema init` would
+        create_log_table(session, trigger=True)
+        insert_days(session, [dt.date(2025, 9, 3), dt.date(2025, 10, 3)], per_day=5)
+    maint = tz_server.settings(name, user="sqlops", password="maint-pw")
+    policy = PartitionTableConfig(premake_months=1, retention_months=2)
+    config = Config(database=maint, partitions={"access_log": policy})
+    (target,) = targets(config)
+    try:
+        if tz_server.flavour == "mysql":  # binary logging is on by default: triggers need SUPER ...
+            with pytest.raises(PreconditionError, match="log_bin_trust_function_creators = 1"):
+                migrate_table(maint, target, method="online")
+            with connect(tz_server.settings(name)) as session:  # ... unless the server trusts them
+                assert read_state(session, "access_log") is None  # refused before any change
+                session.execute("SET GLOBAL log_bin_trust_function_creators = 1")
+        assert migrate_table(maint, target, method="online").action == "online-copy"
+        outcome = run_rotate(maint, target, today=dt.date(2025, 12, 2))
+        assert outcome.rotate_plan.archived  # CONVERT or CREATE LIKE + EXCHANGE + DROP PARTITION
+        assert run_rollup(config).rows_read == 5  # October's rows (September was archived)
+        monitor = tz_server.settings(name, user="monitor", password="mon-pw")
+        with connect(monitor) as session:
+            result = evaluate_check([inspect_status(session, target, "+00:00")])
+        assert result.code in (0, 1, 2) and result.line.startswith("PARTITIONS ")
+    finally:
+        admin = tz_server.admin()
+        with admin.cursor() as cur:
+            cur.execute("DROP USER IF EXISTS 'sqlops'@'127.0.0.1', 'monitor'@'127.0.0.1'")
+        admin.close()
