@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlops.db import Session
 from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING
-from sqlops.jobruns import TABLE as RUNS_TABLE
+from sqlops.jobruns import recent_runs
 from sqlops.online.copy import read_state
 from sqlops.partitions.inspect import PartitionInfo, PartitionState, inspect_partitions
 from sqlops.partitions.months import add_months, month_start, today_in_zone
@@ -22,21 +22,6 @@ from sqlops.partitions.rotate import Target
 
 # A rotate still "running" after this long crashed or hangs.
 STALE_RUN = dt.timedelta(hours=1)
-
-
-def read_runs(session: Session, job: str, target: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Recent runs, newest first, without creating the table (monitoring stays read-only)."""
-    exists = session.scalar(
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
-        (RUNS_TABLE,),
-    )
-    if not exists:
-        return []
-    return session.query_dicts(
-        "SELECT id, job, target, started_at, finished_at, status, statements, error, origin "
-        f"FROM {RUNS_TABLE} WHERE job = %s AND target = %s ORDER BY started_at DESC, id DESC LIMIT %s",
-        (job, target, limit),
-    )
 
 
 @dataclass
@@ -166,7 +151,7 @@ def inspect_status(
         today=today_in_zone(now, zone),
         state=state,
         unfinished_copy=copy.job if copy else None,
-        runs=read_runs(session, ROTATE_JOB, f"{session.database}.{target.table}"),
+        runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}", create=False),
     )
 
 

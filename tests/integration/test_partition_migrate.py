@@ -97,25 +97,29 @@ def test_online_migrate_under_a_concurrent_writer_loses_nothing_and_fails_no_ins
     assert not run_rotate(db.settings(), target()).executed
 
 
-def test_a_crashed_online_migrate_resumes_with_the_same_layout(db) -> None:  # type: ignore[no-untyped-def]
-    with db.connect() as session:
-        create_log_table(session)
-        before = spread(session, rows_per_day=100)
+class Crash(Exception):
+    pass
 
-    class Crash(Exception):
-        pass
+
+def crash_mid_copy(db, today: D, premake: int) -> None:  # type: ignore[no-untyped-def]
+    """Start an online migrate planned on `today` and kill it after the first chunks."""
 
     def crash(progress) -> None:  # type: ignore[no-untyped-def]
         if progress.copied_up_to >= 2000:
             raise Crash
 
-    with db.connect() as session:
+    with db.connect() as session, pytest.raises(Crash):
         analysis = analyse_migrate(session, "access_log", "date_day")
-        with pytest.raises(Crash):
-            # The first run planned its months for a day long ago; the resume must keep them.
-            run_migrate(
-                session, analysis, method="online", today=D(2025, 12, 15), premake_months=1, progress=crash
-            )
+        run_migrate(session, analysis, method="online", today=today, premake_months=premake, progress=crash)
+
+
+def test_a_crashed_online_migrate_resumes_with_the_same_layout(db) -> None:  # type: ignore[no-untyped-def]
+    with db.connect() as session:
+        create_log_table(session)
+        before = spread(session, rows_per_day=100)
+    # The first run planned its months for a day long ago; the resume must keep them.
+    crash_mid_copy(db, D(2025, 12, 15), premake=1)
+    with db.connect() as session:
         state = read_state(session, "access_log")
         assert state is not None and state.job == "partition-migrate" and state.phase == "copying"
         session.execute("INSERT INTO access_log (date_day, http_url) VALUES ('2025-09-09', 'during')")
@@ -133,17 +137,8 @@ def test_a_crashed_online_migrate_resumes_with_the_same_layout(db) -> None:  # t
 def test_abort_undoes_an_unfinished_migrate_and_leaves_the_table_untouched(db) -> None:  # type: ignore[no-untyped-def]
     with db.connect() as session:
         create_log_table(session, trigger=True)
-        before = spread(session)
-
-    def crash(progress) -> None:  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt
-
-    with db.connect() as session:
-        analysis = analyse_migrate(session, "access_log", "date_day")
-        with pytest.raises(KeyboardInterrupt):
-            run_migrate(
-                session, analysis, method="online", today=D(2026, 1, 1), premake_months=3, progress=crash
-            )
+        before = spread(session, rows_per_day=100)
+    crash_mid_copy(db, D(2026, 1, 1), premake=3)
     out = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort")
     assert out.returncode == 0, out.stderr
     assert "aborted" in out.stdout
