@@ -77,6 +77,15 @@ class SchemaConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    # Profile for `sqlops tune check|render|prefork` when --profile is not given; unset means
+    # detect it from the machine (Proxmox node, database or web guest).
+    profile: str | None = None
+    # A folder of extra profiles (*.toml); a file there wins over a shipped one of that name.
+    profile_dir: str | None = None
+
+
+@dataclass(frozen=True)
 class PartitionTableConfig:
     """One `[partitions.<table>]` table: monthly RANGE partitions kept by `partition rotate`."""
 
@@ -135,6 +144,7 @@ class LoggingConfig:
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schema: SchemaConfig = field(default_factory=SchemaConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     partitions: dict[str, PartitionTableConfig] = field(default_factory=dict)
     serve: ServeConfig = field(default_factory=ServeConfig)
@@ -384,16 +394,19 @@ def _sqlops_env(env: Mapping[str, str]) -> list[tuple[str, Any, Origin]]:
     return out
 
 
-def scalar_keys(cls: type, prefix: str = "") -> list[str]:
-    """Dotted names of every scalar key reachable without a dict-of-sections level."""
+def scalar_keys(cls: type, prefix: str = "", *, named: bool = False) -> list[str]:
+    """Dotted names of every scalar key. Keys inside named tables (`dict[str, Section]`) are
+    listed as ``section.*.key`` when `named` is true and left out otherwise (environment
+    variables cannot address them)."""
     out: list[str] = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            out.extend(scalar_keys(tp, f"{prefix}{f.name}."))  # type: ignore[arg-type]
+            out.extend(scalar_keys(tp, f"{prefix}{f.name}.", named=named))  # type: ignore[arg-type]
         elif typing.get_origin(tp) is dict:
-            continue
+            if named:
+                out.extend(scalar_keys(typing.get_args(tp)[1], f"{prefix}{f.name}.*.", named=True))
         else:
             out.append(f"{prefix}{f.name}")
     return out

@@ -100,6 +100,16 @@ class ExecutionResult:
         return sum(e.seconds for e in self.executed)
 
 
+# Advice for server errors a maintenance user meets first; see README "Privileges".
+_FIXES = {
+    1419: "the account may not create triggers while binary logging is on: GRANT SUPER to it "
+    "or SET GLOBAL log_bin_trust_function_creators = 1; then ",
+    1142: "the account lacks a privilege for this statement (README, Privileges); grant it, then ",
+    1044: "the account has no access to this database (README, Privileges); grant it, then ",
+    1205: "another session held a metadata lock the whole time (see SHOW PROCESSLIST); ",
+}
+
+
 class PlanExecutionError(SqlopsError):
     """A statement failed; carries what already ran so the user knows the state."""
 
@@ -112,7 +122,8 @@ class PlanExecutionError(SqlopsError):
         super().__init__(
             f"{result.plan.job}: statement {done + 1} of {total} failed: {detail}",
             why=f"it was: {failed.reason}. Already done ({done}): {ran}",
-            fix="fix the cause and run the command again: plans are rebuilt from the current state",
+            fix=_FIXES.get(errno or 0, "")
+            + "fix the cause and run the command again: plans are rebuilt from the current state",
         )
         self.result = result
         self.failed = failed

@@ -59,7 +59,9 @@ class CopySpec:
     # Seconds the engine's DDL (CREATE TRIGGER, RENAME) waits for a metadata lock before it
     # gives up and retries: while it waits, the writer's inserts queue behind it.
     ddl_lock_wait: int = 1
-    chunk_seconds: float = 0.25
+    # Each chunk holds the shadow's AUTO-INC lock on MariaDB (innodb_autoinc_lock_mode=1) for its
+    # whole duration, and a mirrored insert waits for it: keep chunks short.
+    chunk_seconds: float = 0.1
     initial_chunk_rows: int = 2000
     max_chunk_rows: int = 50_000
 

@@ -31,10 +31,21 @@ def native_line(epoch: float, client: str = "192.168.1.10", url: str = "http://e
     return f"{epoch:.3f}    150 {client} TCP_MISS/200 1234 GET {url} - HIER_DIRECT/93.184.216.34 text/html"
 
 
-def create_with_log_db_daemon(server: ServerHandle, database: str, table: str, epochs: list[float]) -> None:
+def create_with_log_db_daemon(
+    server: ServerHandle, database: str, table: str, epochs: list[float], url_bytes: int = 0
+) -> None:
+    """`url_bytes` pads the URLs (real proxy URLs average a few hundred bytes: a 2M-row table
+    of them is ~600 MB, which is what makes a plain ALTER slow)."""
     if not LOG_DB_DAEMON.exists():
         raise AssertionError("Squid's log_db_daemon is missing: apt-get install squid libdbd-mysql-perl")
-    payload = "".join(f"L{native_line(e, url=f'http://example.com/{i}')}\n" for i, e in enumerate(epochs))
+    rng = random.Random(5)
+
+    def url(i: int) -> str:
+        base = f"http://example.com/{i}"
+        pad = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789/") for _ in range(url_bytes))
+        return base + ("/" + pad if url_bytes else "")
+
+    payload = "".join(f"L{native_line(e, url=url(i))}\n" for i, e in enumerate(epochs))
     dsn = f"/{server.host}:{server.port}/{database}/{table}/{server.user}/{server.password}"
     out = subprocess.run([str(LOG_DB_DAEMON), dsn], input=payload.encode(), capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr.decode(errors="replace")

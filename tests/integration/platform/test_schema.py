@@ -20,44 +20,29 @@ from sqlops.schema.upgrade import analyse_upgrade, plan_upgrade, run_upgrade
 ZONE = "+03:00"  # not UTC on purpose: the day of an epoch depends on it
 
 
+def _init_plan(session, database: str):  # type: ignore[no-untyped-def]
+    return plan_init(
+        "access_log",
+        database=database,
+        existing=existing_tables(session),
+        flavour=session.info.flavour,
+        date_day_trigger_on=True,
+        time_zone=ZONE,
+    )
+
+
 def test_init_creates_tables_and_is_idempotent(db) -> None:  # type: ignore[no-untyped-def]
     with db.connect() as session:
-        plan = plan_init(
-            "access_log",
-            database=db.name,
-            existing=existing_tables(session),
-            flavour=session.info.flavour,
-            date_day_trigger_on=True,
-            time_zone=ZONE,
-        )
-        execute(session, plan)
+        execute(session, _init_plan(session, db.name))
         assert {"access_log", "sqlops_job_runs", "sqlops_online_copy"} <= existing_tables(session)
         status = inspect_status(session, "access_log", want_trigger=True)
         assert status.up_to_date, status.as_text()
-        again = plan_init(
-            "access_log",
-            database=db.name,
-            existing=existing_tables(session),
-            flavour=session.info.flavour,
-            date_day_trigger_on=True,
-            time_zone=ZONE,
-        )
-        assert not again
+        assert not _init_plan(session, db.name)
 
 
 def test_table_fits_real_traffic(db) -> None:  # type: ignore[no-untyped-def]
     with db.connect(time_zone=ZONE) as session:
-        execute(
-            session,
-            plan_init(
-                "access_log",
-                database=db.name,
-                existing=set(),
-                flavour=session.info.flavour,
-                date_day_trigger_on=True,
-                time_zone=ZONE,
-            ),
-        )
+        execute(session, _init_plan(session, db.name))
         session.execute(
             "INSERT INTO access_log (time_since_epoch, ip_client, http_reply_size, http_mime_type, "
             "http_username, squid_request_status, http_url) VALUES (%s, %s, %s, %s, %s, %s, %s)",
