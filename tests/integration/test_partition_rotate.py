@@ -101,6 +101,29 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
         ).plan
 
 
+def test_rotate_adopts_an_admins_own_layout(db) -> None:  # type: ignore[no-untyped-def]
+    """The layout from the issue, named after each partition's upper bound (y2013m01 holds
+    December 2012): rotate plans from bounds, not names, and carries on with pYYYYmMM months."""
+    with db.connect() as session:
+        create_log_table(session)
+        session.execute(
+            "ALTER TABLE access_log DROP PRIMARY KEY, ADD PRIMARY KEY (id, date_day) "
+            "PARTITION BY RANGE (TO_DAYS(date_day)) ("
+            "PARTITION y2013m01 VALUES LESS THAN (TO_DAYS('2013-01-01')), "
+            "PARTITION y2013m02 VALUES LESS THAN (TO_DAYS('2013-02-01')), "
+            "PARTITION pcatchall VALUES LESS THAN (MAXVALUE))"
+        )
+        insert_days(session, [D(2012, 12, 24), D(2013, 1, 15)])
+    outcome = run_rotate(db.settings(), target(premake_months=1, retention_months=0), today=D(2013, 2, 10))
+    assert outcome.rotate_plan.created == ("p2013m02", "p2013m03")
+    # y2013m02 (January) is past retention (keep only the current month) and is archived under
+    # its month's name; y2013m01 is the first partition and is never touched.
+    assert outcome.rotate_plan.archived == (("y2013m02", "access_log_2013m01"),)
+    with db.connect() as session:
+        assert names(session) == ["y2013m01", "p2013m02", "p2013m03", "pcatchall"]
+        assert session.query("SELECT date_day FROM access_log_2013m01") == [(D(2013, 1, 15),)]
+
+
 def test_an_interrupted_exchange_is_finished_by_the_next_rotate(db) -> None:  # type: ignore[no-untyped-def]
     """A clone created (CREATE ... LIKE) but not yet exchanged: the next run reuses it."""
     with db.connect() as session:

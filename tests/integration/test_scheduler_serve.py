@@ -105,6 +105,14 @@ def test_a_failing_scheduled_rotate_is_recorded_and_seen_by_check(db, tmp_path: 
     assert code == 0, err  # failures are logged and recorded, the service keeps going
     assert "rotate of access_log failed: access_log is not partitioned" in err
     assert {r[1] for r in runs(db, "partition-rotate")} == {"failed"}
+    jobs = subprocess.run(
+        [sys.executable, "-m", "sqlops", "--dsn", db.dsn, "jobs", "--failed"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert jobs.returncode == 0 and "partition-rotate" in jobs.stdout and "scheduler" in jobs.stdout
+    assert "failed" in jobs.stdout and "access_log is not partitioned" in jobs.stdout
     check = subprocess.run(
         [sys.executable, "-m", "sqlops", "--dsn", db.dsn, "partition", "check"],
         capture_output=True,

@@ -22,4 +22,6 @@ def test_every_key_is_documented() -> None:
     text = EXAMPLE.read_text()
     for cls in (PartitionTableConfig, ServeConfig, RollupConfig):
         for key in scalar_keys(cls):
-            assert re.search(rf"^#? ?{key} = ", text, re.MULTILINE), f"{cls.__name__}.{key} is not in the example"
+            assert re.search(rf"^#? ?{key} = ", text, re.MULTILINE), (
+                f"{cls.__name__}.{key} is not in the example"
+            )
