@@ -77,6 +77,18 @@ class SchemaConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    # `sqlops digest` defaults; flags win.
+    top: int = 20
+    sort: Literal["total", "avg", "count", "rows_examined"] = "total"
+    # The server's long_query_time in seconds (0 = unknown): faster entries in the slow log
+    # were written because of log_queries_not_using_indexes.
+    long_query_time: float = 0.0
+    # Parallel readers for large plain files; 0 = one per CPU core.
+    jobs: int = 0
+
+
+@dataclass(frozen=True)
 class TuneConfig:
     # Profile for `sqlops tune check|render|prefork` when --profile is not given; unset means
     # detect it from the machine (Proxmox node, database or web guest).
@@ -144,6 +156,7 @@ class LoggingConfig:
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schema: SchemaConfig = field(default_factory=SchemaConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     partitions: dict[str, PartitionTableConfig] = field(default_factory=dict)

@@ -10,6 +10,7 @@ import click
 import pymysql
 
 from sqlops.cli import config_cmd, jobs, partition, rollup, schema_cmd, serve, tune  # noqa: F401  (registers the groups)
+from sqlops.cli import digest as digest_cmd  # noqa: F401  (registers `sqlops digest`)
 from sqlops.cli.app import cli, is_nagios_plugin
 from sqlops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, NAGIOS_UNKNOWN, SqlopsError
 

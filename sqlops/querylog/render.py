@@ -1,0 +1,244 @@
+"""Rendering a DigestReport: a pt-query-digest-like text report and the JSON document whose
+schema is ``digest.schema.json`` (next to this file; README "Query digest")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlops.querylog.digest import METRICS, TIME_METRICS, DigestReport, MetricSummary, QueryClass
+
+SCHEMA_VERSION = 1
+_LABELS = {
+    "query_time": "Query time",
+    "lock_time": "Lock time",
+    "rows_sent": "Rows sent",
+    "rows_examined": "Rows examined",
+    "rows_affected": "Rows affected",
+    "bytes_sent": "Bytes sent",
+}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _metric_json(m: MetricSummary | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "count": m.count,
+        "total": m.total,
+        "min": m.min,
+        "max": m.max,
+        "avg": m.avg,
+        "p50": m.p50,
+        "p95": m.p95,
+        "p99": m.p99,
+    }
+
+
+def class_json(c: QueryClass) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.id,
+        "fingerprint": c.fingerprint,
+        "count": c.count,
+    }
+    for name in METRICS:
+        out[name] = _metric_json(c.metrics.get(name))
+    out.update(
+        {
+            "rows_examined_per_sent": c.rows_examined_per_sent,
+            "first_seen": _iso(c.first_seen),
+            "last_seen": _iso(c.last_seen),
+            "databases": c.databases,
+            "users": c.users,
+            "hosts": c.hosts,
+            "not_using_indexes": c.not_using_indexes,
+            "no_index_count": c.no_index_count,
+            "no_index_unknown": c.no_index_unknown,
+            "errors": c.errors,
+            "extra": {e.name: {"count": e.count, "total": e.total, "max": e.max} for e in c.extra},
+            "server_digest": c.server_digest,
+            "example": None
+            if c.example is None
+            else {
+                "sql": c.example.sql,
+                "database": c.example.database,
+                "timestamp": _iso(c.example.timestamp),
+                "query_time": c.example.query_time,
+                "source": c.example.source,
+                "line": c.example.line,
+                "truncated": c.example.truncated,
+                "explain": c.example.explain,
+            },
+        }
+    )
+    return out
+
+
+def report_json(report: DigestReport, top: int) -> dict[str, Any]:
+    """The JSON document (see digest.schema.json); `classes` holds the first `top` classes."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "sort": report.sort,
+        "sources": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "bytes": s.bytes,
+                "entries": s.entries,
+                "server_headers": s.server_headers,
+            }
+            for s in report.sources
+        ],
+        "queries": report.queries,
+        "class_count": report.class_count,
+        "first_seen": _iso(report.first_seen),
+        "last_seen": _iso(report.last_seen),
+        "totals": {name: _metric_json(report.totals.get(name)) for name in METRICS},
+        "skipped": {
+            "total": report.skipped_total,
+            "by_reason": report.skipped_by_reason,
+            "items": [{"source": s.source, "line": s.line, "reason": s.reason} for s in report.skipped],
+        },
+        "classes": [class_json(c) for c in report.classes[: max(top, 0)]],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Text
+
+
+# (at least, divide by, unit, decimals), largest first; below the last: the bare number.
+_TIME_UNITS = ((1.0, 1.0, "s", 2), (1e-3, 1e-3, "ms", 1), (0.0, 1e-6, "us", 0))
+_COUNT_UNITS = ((1e9, 1e9, "G", 2), (1e6, 1e6, "M", 2), (1e4, 1e3, "k", 1))
+
+
+def _scaled(value: float | None, units: tuple[tuple[float, float, str, int], ...]) -> str:
+    if value is None:
+        return "-"
+    for least, divisor, unit, decimals in units:
+        if value >= least:
+            return f"{value / divisor:.{decimals}f}{unit}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def _fmt_time(seconds: float | None) -> str:
+    return _scaled(seconds, _TIME_UNITS)
+
+
+def _fmt(name: str, value: float | None) -> str:
+    return _scaled(value, _TIME_UNITS if name in TIME_METRICS else _COUNT_UNITS)
+
+
+def _attribute_table(metrics: dict[str, MetricSummary | None]) -> list[str]:
+    header = (
+        f"# {'Attribute':<14}{'total':>10}{'min':>10}{'max':>10}{'avg':>10}{'p50':>10}{'p95':>10}{'p99':>10}"
+    )
+    lines = [header, "# " + "=" * (len(header) - 2)]
+    for name in METRICS:
+        m = metrics.get(name)
+        if m is None:
+            continue
+        cells = [m.total, m.min, m.max, m.avg, m.p50, m.p95, m.p99]
+        lines.append(f"# {_LABELS[name]:<14}" + "".join(f"{_fmt(name, v):>10}" for v in cells))
+    return lines
+
+
+def report_text(report: DigestReport, top: int) -> str:
+    lines: list[str] = []
+    names = ", ".join(s.name for s in report.sources) or "(none)"
+    lines.append(f"# sqlops digest of {names}")
+    lines.append(
+        f"# {report.queries} statements in {report.class_count} classes; "
+        f"{report.skipped_total} input items skipped; ranked by {report.sort}"
+    )
+    if report.first_seen is not None:
+        lines.append(f"# Time range: {_iso(report.first_seen)} to {_iso(report.last_seen)}")
+    if any(m is not None for m in report.totals.values()):
+        lines += _attribute_table(report.totals)
+    if report.skipped_total:
+        lines.append("#")
+        lines.append("# Skipped input (first 10; --format json lists up to 1000):")
+        for s in report.skipped[:10]:
+            lines.append(f"#   {s.source}:{s.line}: {s.reason}")
+    shown = report.classes[: max(top, 0)]
+    if not shown:
+        lines.append("#")
+        lines.append("# No statements found.")
+        return "\n".join(lines) + "\n"
+    total_time = sum(m.total for c in report.classes if (m := c.metrics.get("query_time")) is not None)
+    lines += [
+        "",
+        "# Profile",
+        f"# {'Rank':>4} {'Query ID':<16} {'Response time':>18} {'Calls':>8} {'R/Call':>9} Fingerprint",
+    ]
+    lines.append(
+        "# " + "=" * 4 + " " + "=" * 16 + " " + "=" * 18 + " " + "=" * 8 + " " + "=" * 9 + " " + "=" * 30
+    )
+    for rank, c in enumerate(shown, start=1):
+        qt = c.metrics.get("query_time")
+        share = f"{qt.total / total_time * 100:5.1f}%" if qt is not None and total_time else "     -"
+        response = f"{qt.total:10.4f} {share}" if qt is not None else f"{'-':>10} {share}"
+        per_call = f"{qt.avg:9.4f}" if qt is not None else f"{'-':>9}"
+        flag = " [no index]" if c.not_using_indexes else ""
+        lines.append(
+            f"# {rank:>4} {c.id:<16} {response:>18} {c.count:>8} {per_call} {_short(c.fingerprint)}{flag}"
+        )
+    if len(report.classes) > len(shown):
+        lines.append(f"# ({len(report.classes) - len(shown)} more classes; raise --top to see them)")
+    for rank, c in enumerate(shown, start=1):
+        lines.append("")
+        lines += _class_detail(rank, c)
+    return "\n".join(lines) + "\n"
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _counts(values: dict[str, int], limit: int = 5) -> str:
+    items = list(values.items())
+    text = ", ".join(f"{k} ({n})" for k, n in items[:limit])
+    return text + (f", +{len(items) - limit} more" if len(items) > limit else "") if text else "-"
+
+
+def _class_detail(rank: int, c: QueryClass) -> list[str]:
+    lines = [f"# Query {rank}: ID {c.id}, {c.count} statements"]
+    if c.first_seen is not None:
+        lines.append(f"# Time range: {_iso(c.first_seen)} to {_iso(c.last_seen)}")
+    if any(m is not None for m in c.metrics.values()):
+        lines += _attribute_table(c.metrics)
+    if c.rows_examined_per_sent is not None:
+        lines.append(f"# Rows examined per row sent: {c.rows_examined_per_sent}")
+    lines.append(f"# Databases: {_counts(c.databases)}")
+    lines.append(f"# Users: {_counts(c.users)}    Hosts: {_counts(c.hosts)}")
+    if c.not_using_indexes:
+        lines.append(
+            f"# Not using indexes: {c.no_index_count} of {c.count} statements"
+            + (f" ({c.no_index_unknown} without that information)" if c.no_index_unknown else "")
+        )
+    if c.errors:
+        lines.append(f"# Failed statements: {c.errors}")
+    for extra in c.extra:
+        lines.append(
+            f"# {extra.name}: total {extra.total:g}, max {extra.max:g} over {extra.count} statements"
+        )
+    if c.server_digest:
+        lines.append(f"# Server digest: {c.server_digest}")
+    lines.append(f"# Fingerprint: {c.fingerprint}")
+    if c.example is not None:
+        ex = c.example
+        where = f"{ex.source}:{ex.line}" if ex.line else ex.source
+        label = (
+            "Worst example" if ex.query_time is not None else "Example (first seen; the log has no timings)"
+        )
+        lines.append(
+            f"# {label} ({where}; db {ex.database or '-'}; {_iso(ex.timestamp) or 'time unknown'}; "
+            f"{_fmt_time(ex.query_time)}){' [truncated]' if ex.truncated else ''}:"
+        )
+        if ex.explain:
+            lines += [f"# explain: {row}" for row in ex.explain.splitlines()]
+        lines.append(ex.sql if ex.sql.endswith(";") else ex.sql + ";")
+    return lines

@@ -1,0 +1,85 @@
+"""A mergeable streaming quantile sketch with bounded relative error (DDSketch's idea).
+
+Positive values fall into logarithmic buckets ``(γ^(k-1), γ^k]`` with ``γ = (1+α)/(1-α)``;
+answering a quantile with the bucket's midpoint ``2γ^k/(γ+1)`` is within ``α`` of the true
+value. Zeros are counted apart. Buckets are integer counts, so merging two sketches (the
+parallel reader does) gives exactly the sketch of the concatenated input, in any order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from itertools import repeat
+from operator import mul
+
+RELATIVE_ERROR = 0.01
+_GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+_INV_LOG_GAMMA = 1 / math.log(_GAMMA)
+
+
+class QuantileSketch:
+    """Counts of values per logarithmic bucket; values are non-negative numbers."""
+
+    __slots__ = ("buckets", "count", "zeros")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.zeros = 0
+        self.count = 0
+
+    def add_many(self, values: list[int]) -> None:
+        """Add a batch of values; the bucket arithmetic runs in C (map/Counter)."""
+        zeros = values.count(0)
+        self.zeros += zeros
+        self.count += len(values)
+        if zeros == len(values):
+            return
+        keys = Counter(map(math.ceil, map(mul, map(math.log, filter(None, values)), repeat(_INV_LOG_GAMMA))))
+        buckets = self.buckets
+        for key, n in keys.items():
+            buckets[key] = buckets.get(key, 0) + n
+
+    def merge(self, other: QuantileSketch) -> None:
+        self.zeros += other.zeros
+        self.count += other.count
+        buckets = self.buckets
+        for key, n in other.buckets.items():
+            buckets[key] = buckets.get(key, 0) + n
+
+    def quantile(self, q: float, *, integers: bool = False) -> float | None:
+        """The value at rank ``q*(count-1)`` (lower quantile), within RELATIVE_ERROR.
+
+        With ``integers`` a bucket that holds a single integer answers that integer exactly.
+        """
+        if self.count == 0:
+            return None
+        rank = q * (self.count - 1)
+        seen = self.zeros
+        if rank < seen:
+            return 0
+        for key in sorted(self.buckets):
+            seen += self.buckets[key]
+            if rank < seen:
+                return _bucket_value(key, integers)
+        return _bucket_value(max(self.buckets), integers)
+
+    def state(self) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+        """A plain value for equality checks and serialisation."""
+        return (self.count, self.zeros, tuple(sorted(self.buckets.items())))
+
+
+def _bucket_value(key: int, integers: bool) -> float:
+    upper = _GAMMA**key
+    if integers:
+        lower = upper / _GAMMA
+        if math.floor(upper) - math.floor(lower) == 1:
+            return float(math.floor(upper))
+    return 2 * upper / (_GAMMA + 1)
+
+
+def sketch_of(values: Iterable[int]) -> QuantileSketch:
+    sketch = QuantileSketch()
+    sketch.add_many(list(values))
+    return sketch
