@@ -72,17 +72,23 @@ def partitioned(db) -> dt.date:  # type: ignore[no-untyped-def]
 def test_serve_runs_both_jobs_on_schedule_records_them_and_stops_on_sigterm(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     today = partitioned(db)
     proc = start_serve(db, tmp_path, rotate_schedule="*/2 * * * * *", rollup_schedule="* * * * * *")
+    waited: AssertionError | None = None
     try:
         wait_for(lambda: len(runs(db, "rollup-refresh")) >= 3 and len(runs(db, "partition-rotate")) >= 2)
         with db.connect() as session:
             insert_days(session, [today], per_day=7)  # new traffic is picked up by the next rollup
         wait_for(lambda: (db.sql("SELECT SUM(requests) FROM access_log_daily")[0][0] or 0) == 17)
+    except AssertionError as exc:
+        waited = exc
     finally:
         code, err = stop(proc)
-    assert code == 0, err
-    assert "SIGTERM received" in err and "sqlops serve stopped" in err and "Traceback" not in err
     rotates, rollups = runs(db, "partition-rotate"), runs(db, "rollup-refresh")
-    assert {r[1] for r in rotates + rollups} == {"ok"} and {r[2] for r in rotates + rollups} == {"scheduler"}
+    context = f"\nruns: {rotates + rollups}\nserve stderr:\n{err[-4000:]}"
+    assert waited is None, f"{waited}{context}"
+    assert code == 0, context
+    assert "SIGTERM received" in err and "sqlops serve stopped" in err and "Traceback" not in err, context
+    assert {r[1] for r in rotates + rollups} == {"ok"}, context
+    assert {r[2] for r in rotates + rollups} == {"scheduler"}
     # The first rotate (at start) premade two months; the later ones had nothing to do.
     assert '"created": ["p' in rotates[0][5] and '"created": []' in rotates[-1][5]
     check = subprocess.run(
