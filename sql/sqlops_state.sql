@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS sqlops_online_copy (
   PRIMARY KEY (table_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops online copy progress';
 
+-- How far each rollup has read its source (`sqlops rollup refresh`): rows with id <= last_id
+-- are counted. Updated in the same transaction as the rollup rows, so a crash never counts a
+-- row twice or skips one.
+CREATE TABLE IF NOT EXISTS sqlops_rollup_progress (
+  rollup_table  VARCHAR(64) NOT NULL,
+  source_table  VARCHAR(64) NOT NULL,
+  last_id       BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  rows_read     BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'source rows counted so far',
+  updated_at    DATETIME(3) NOT NULL COMMENT 'UTC',
+  PRIMARY KEY (rollup_table)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops rollup progress';
 -- sqlops-logfile-daemon: how far each journal (one per daemon process, in the spool folder of
 -- the machine named in `host`) has been written into its table. The daemon moves `position`
 -- in the same transaction as the rows, so a restarted daemon replays exactly the rest.

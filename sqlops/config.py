@@ -98,6 +98,56 @@ class TuneConfig:
 
 
 @dataclass(frozen=True)
+class PartitionTableConfig:
+    """One `[partitions.<table>]` table: monthly RANGE partitions kept by `partition rotate`."""
+
+    # The DATE or DATETIME column the table is partitioned on (RANGE (TO_DAYS(column))).
+    column: str = "date_day"
+    # Months kept ready ahead of the current one, split off the empty catch-all partition.
+    premake_months: int = 3
+    # Keep the current month and this many before it; older months are archived or dropped.
+    # Unset (the default) keeps everything.
+    retention_months: int | None = None
+    # Expired months become tables named <table>_YYYYmMM (CONVERT PARTITION on MariaDB >= 10.7,
+    # EXCHANGE PARTITION elsewhere) instead of being dropped.
+    archive: bool = True
+    # With archive = false, expired months holding rows are dropped only when this is true.
+    allow_destructive: bool = False
+    # `partition check`: WARNING / CRITICAL when fewer days than this remain before rows start
+    # landing in the catch-all partition.
+    headroom_warning_days: int = 20
+    headroom_critical_days: int = 7
+    # `partition check`: WARNING when the last successful rotate is older than this.
+    max_run_age_hours: int = 36
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """`sqlops serve`: the maintenance scheduler (crontab expressions; "" disables a job)."""
+
+    rotate_schedule: str = "17 3 * * *"
+    rollup_schedule: str = "7 * * * *"
+    # Zone the schedules are read in (default: database.time_zone).
+    time_zone: str | None = None
+    # Run every enabled job once right after start, so a restart never skips a day.
+    run_at_start: bool = True
+    # A run that could not start on time (host suspended, scheduler busy) still runs if it is
+    # at most this late; runs missed in a row are coalesced into one.
+    misfire_grace_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class RollupConfig:
+    """The daily traffic rollup maintained by `sqlops rollup refresh` and `sqlops serve`."""
+
+    table: str = "access_log_daily"
+    # The log table it reads (default: schema.table).
+    source: str | None = None
+    # Log rows read per transaction.
+    chunk_rows: int = 50_000
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -150,6 +200,9 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     targets: dict[str, TargetConfig] = field(default_factory=dict)
+    partitions: dict[str, PartitionTableConfig] = field(default_factory=dict)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    rollup: RollupConfig = field(default_factory=RollupConfig)
 
 
 # --------------------------------------------------------------------------------------------

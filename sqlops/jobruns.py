@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,16 +89,34 @@ def recorded_run(settings: DatabaseConfig, job: str, target: str, origin: str = 
 
 
 def recent_runs(
-    session: Session, *, job: str | None = None, target: str | None = None, limit: int = 20
+    session: Session,
+    *,
+    job: str | None = None,
+    target: str | None = None,
+    statuses: Collection[str] | None = None,
+    limit: int = 20,
+    create: bool = True,
 ) -> list[dict[str, Any]]:
-    ensure_state_table(session, TABLE)
-    where, params = [], []
+    """Runs, newest first. With ``create=False`` a missing table means no runs, so read-only
+    (monitoring) accounts can call it."""
+    if create:
+        ensure_state_table(session, TABLE)
+    elif not session.scalar(
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        (TABLE,),
+    ):
+        return []
+    where: list[str] = []
+    params: list[Any] = []
     if job:
         where.append("job = %s")
         params.append(job)
     if target:
         where.append("target = %s")
         params.append(target)
+    if statuses:
+        where.append(f"status IN ({', '.join(['%s'] * len(statuses))})")
+        params.extend(statuses)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     return session.query_dicts(
         f"SELECT id, job, target, started_at, finished_at, status, statements, summary, error, origin, "

@@ -9,7 +9,16 @@ import traceback
 import click
 import pymysql
 
-from sqlops.cli import config_cmd, ingest, schema_cmd, tune  # noqa: F401  (registers the groups)
+from sqlops.cli import (  # noqa: F401  (registers the groups)
+    config_cmd,
+    ingest,
+    jobs,
+    partition,
+    rollup,
+    schema_cmd,
+    serve,
+    tune,
+)
 from sqlops.cli import digest as digest_cmd  # noqa: F401  (registers `sqlops digest`)
 from sqlops.cli.app import cli, is_nagios_plugin
 from sqlops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, NAGIOS_UNKNOWN, SqlopsError

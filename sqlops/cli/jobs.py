@@ -1,0 +1,64 @@
+"""`sqlops jobs`: recent maintenance runs from sqlops_job_runs (CLI, cron and scheduler alike)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import click
+
+from sqlops.cli.app import AppContext, cli
+from sqlops.cli.output import emit_json, format_option, table
+
+
+@cli.command("jobs")
+@click.option("--job", help="Only this job, e.g. partition-rotate, rollup-refresh, partition-migrate.")
+@click.option("--target", help="Only this target, database.table.")
+@click.option("--failed", is_flag=True, help="Only runs that failed or were interrupted.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@format_option
+@click.pass_obj
+def jobs(app: AppContext, job: str | None, target: str | None, failed: bool, limit: int, fmt: str) -> int:
+    """Show recent maintenance runs, newest first: job, target, origin, start, duration, status,
+    statements, error.
+
+    Example: sqlops jobs --job partition-rotate --failed
+    """
+    from sqlops.service.history import job_history
+
+    with app.connect() as session:
+        runs = job_history(session, job=job, target=target, failed_only=failed, limit=limit)
+    if fmt == "json":
+        emit_json({"runs": [_json_run(r) for r in runs]})
+        return 0
+    if not runs:
+        click.echo("no runs recorded")
+        return 0
+    rows = [
+        (
+            r["id"],
+            r["job"],
+            r["target"],
+            r["origin"],
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+            "" if r["seconds"] is None else f"{r['seconds']:.1f}",
+            r["status"],
+            r["statements"],
+            (str(r["error"] or "").splitlines() or [""])[0][:80],
+        )
+        for r in runs
+    ]
+    click.echo(
+        table(rows, ["id", "job", "target", "origin", "started (UTC)", "seconds", "status", "stmts", "error"])
+    )
+    return 0
+
+
+def _json_run(run: dict[str, Any]) -> dict[str, Any]:
+    out = dict(run)
+    summary = out.get("summary")
+    if isinstance(summary, str):
+        with contextlib.suppress(ValueError):
+            out["summary"] = json.loads(summary)
+    return out

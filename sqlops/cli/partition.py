@@ -1,0 +1,332 @@
+"""`sqlops partition ...`: monthly partitions for the log table (migrate, status, rotate, check)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import click
+
+from sqlops.cli.app import AppContext, cli, nagios_plugin
+from sqlops.cli.output import copy_progress, emit_json, format_option, table
+from sqlops.errors import EXIT_OK, SqlopsError
+
+log = logging.getLogger("sqlops.partitions")
+
+
+@cli.group("partition")
+def partition_group() -> None:
+    """Monthly RANGE partitions: migrate a table, then rotate it daily (cron or `sqlops serve`)."""
+
+
+def table_option(func: Any) -> Any:
+    return click.option(
+        "--table",
+        help="Table to work on (default: every [partitions.<table>] in the config, else schema.table).",
+    )(func)
+
+
+@partition_group.command("migrate")
+@click.option("--table", help="Table to partition (default: schema.table, 'access_log').")
+@click.option(
+    "--method",
+    type=click.Choice(["online", "alter"]),
+    default="online",
+    show_default=True,
+    help="online: shadow copy, writers keep going; alter: one locked ALTER (small tables).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the SQL script instead of running it.")
+@click.option(
+    "--abort", is_flag=True, help="Undo an unfinished online migrate (drops its triggers and shadow)."
+)
+@click.option("--keep-old", is_flag=True, help="Keep the unpartitioned original as _<table>_sqlops_old.")
+@click.pass_obj
+def migrate(
+    app: AppContext, table: str | None, method: str, dry_run: bool, abort: bool, keep_old: bool
+) -> int:
+    """Rewrite the primary key to (id, date_day) and partition the table by month.
+
+    Creates an always-empty first partition, one partition per month from the oldest row to
+    premake_months ahead, and the catch-all pcatchall. The online method copies the table into
+    a partitioned shadow kept in sync by triggers and swaps it in with one RENAME: inserts never
+    fail and wait at most a fraction of a second. Resumable: run it again after a crash.
+
+    Example: sqlops partition migrate --dry-run > migrate.sql
+    """
+    from sqlops.partitions.migrate import JOB, migrate_table, plan_migrate_for
+    from sqlops.partitions.rotate import targets
+    from sqlops.plan import render
+
+    config = app.config
+    (target,) = targets(config, table or config.schema.table)
+    if dry_run:
+        with app.connect(maintenance=True) as session:
+            plan = plan_migrate_for(
+                session,
+                target,
+                config.database.time_zone,
+                method=method,  # type: ignore[arg-type]
+                keep_old=keep_old,
+            )
+        click.echo(render(plan), nl=False)
+        return EXIT_OK
+
+    def announce(seconds: float, size: int) -> None:
+        click.echo(
+            f"{JOB}: one ALTER copies {target.table} ({size / 1048576:.0f} MiB); every write to it waits "
+            f"until it finishes, expected about {seconds:.0f} s",
+            err=True,
+        )
+
+    with copy_progress(target.table) as progress:
+        outcome = migrate_table(
+            config.database,
+            target,
+            method=method,  # type: ignore[arg-type]
+            keep_old=keep_old,
+            abort=abort,
+            progress=progress,
+            before_alter=announce,
+        )
+    if outcome.action == "aborted":
+        click.echo(
+            f"partition migrate aborted: {len(outcome.statements)} statement(s); {target.table} is untouched"
+        )
+    elif outcome.action == "none":
+        click.echo(
+            f"{outcome.table} is already partitioned by month; keep it current with `sqlops partition rotate`"
+        )
+    else:
+        click.echo(
+            f"partition migrate of {outcome.table}: {outcome.action}, {outcome.partitions} partitions, "
+            f"{outcome.rows_copied} row(s) copied, {outcome.verified_rows} verified, {outcome.seconds:.1f} s"
+            + (" (resumed)" if outcome.resumed else "")
+        )
+    return EXIT_OK
+
+
+@partition_group.command("status")
+@table_option
+@format_option
+@click.pass_obj
+def status(app: AppContext, table: str | None, fmt: str) -> int:
+    """Show each partition (bounds, exact emptiness, estimated rows and size), the days of
+    headroom before rows land in the catch-all, and the last rotate runs.
+
+    Example: sqlops partition status --format json
+    """
+    from sqlops.partitions.rotate import targets
+    from sqlops.partitions.status import inspect_status
+
+    config = app.config
+    with app.connect() as session:
+        reports = [inspect_status(session, t, config.database.time_zone) for t in targets(config, table)]
+    if fmt == "json":
+        emit_json({"tables": [r.as_dict() for r in reports]})
+    else:
+        click.echo("\n\n".join(status_text(r) for r in reports))
+    return EXIT_OK
+
+
+def status_text(report: Any) -> str:
+    from sqlops.partitions.status import describe_run
+
+    state = report.state
+    lines = [f"{report.name} (column {report.target.column}, today {report.today} in {report.zone})"]
+    if state is None:
+        return lines[0] + "\n  the table does not exist"
+    if not state.partitioned:
+        lines.append(f"  not partitioned: sqlops partition migrate --table {report.target.table}")
+    elif not state.managed:
+        lines.append(f"  partitioned by {state.expression!r}, not monthly on {report.target.column}")
+    else:
+        lines.append(f"  policy: {report.target.policy.describe()}")
+        catchall = state.catchall
+        if catchall is None:
+            days, bound = report.headroom_days, state.last_bound
+            lines.append(f"  headroom: {days} day(s); NO catch-all: inserts after {bound} fail")
+        else:
+            days, bound = report.headroom_days, state.last_bound
+            lines.append(f"  headroom: {days} day(s): rows land in {catchall.name} from {bound}")
+            if catchall.has_rows and state.catchall_range:
+                low, high = state.catchall_range
+                lines.append(
+                    f"  catch-all {catchall.name}: NOT EMPTY, {state.catchall_rows} row(s) dated "
+                    f"{low} to {high}; "
+                    f"split it with: sqlops partition rotate --table {report.target.table} --split-catchall"
+                )
+            else:
+                lines.append(f"  catch-all {catchall.name}: empty")
+        rows = []
+        for p in report.as_dict()["partitions"]:
+            rows.append(
+                (
+                    p["name"],
+                    p["kind"] + (" (expired)" if p["expired"] else ""),
+                    p["from"] or "",
+                    p["to"] or "MAXVALUE",
+                    "yes" if p["empty"] else "no",
+                    p["estimated_rows"],
+                    f"{p['size_bytes'] / 1048576:.1f}",
+                )
+            )
+        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows (est.)", "MiB (est.)"])
+        lines += ["  " + line for line in body.splitlines()]
+    if state.archives:
+        names = [a.name + ("" if a.has_rows else " (empty)") for a in state.archives.values()]
+        lines.append("  archives: " + ", ".join(names))
+    if report.unfinished_copy:
+        lines.append(
+            f"  unfinished {report.unfinished_copy}: run it again to finish, or undo it with --abort"
+        )
+    lines.append("  last rotate: " + describe_run(report.last_run))
+    if report.last_ok is not None and report.last_ok is not report.last_run:
+        lines.append("  last successful rotate: " + describe_run(report.last_ok))
+    return "\n".join(lines)
+
+
+def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-30") from None
+
+
+@partition_group.command("rotate")
+@table_option
+@click.option("--dry-run", is_flag=True, help="Print the SQL script instead of running it.")
+@click.option(
+    "--split-catchall",
+    is_flag=True,
+    help="Also split a catch-all that already holds rows (writes wait meanwhile; the time is printed).",
+)
+@click.option(
+    "--today",
+    callback=_parse_day,
+    metavar="YYYY-MM-DD",
+    help="With --dry-run: plan as if it were that day (default: the server's today in database.time_zone).",
+)
+@click.pass_obj
+def rotate(
+    app: AppContext, table: str | None, dry_run: bool, split_catchall: bool, today: dt.date | None
+) -> int:
+    """Premake future months by splitting the empty catch-all and apply retention (archive or
+    drop months older than retention_months). Idempotent: a second run does nothing. Meant
+    for cron or `sqlops serve`; one run per table at a time.
+
+    Example: sqlops partition rotate --dry-run > rotate.sql
+    """
+    from sqlops.partitions.rotate import RotateIncomplete, plan_for, run_rotate, targets
+    from sqlops.plan import render
+
+    config = app.config
+    chosen = targets(config, table)
+    if today is not None and not dry_run:
+        raise click.UsageError("--today only goes with --dry-run (a real run always uses the server's today)")
+    if dry_run:
+        with app.connect(maintenance=True) as session:
+            for target in chosen:
+                rp = plan_for(
+                    session, target, config.database.time_zone, today=today, split_catchall=split_catchall
+                )
+                click.echo(render(rp.plan), nl=False)
+                for problem in rp.problems:
+                    click.echo(f"sqlops: WARNING: {target.table}: {problem}", err=True)
+        return EXIT_OK
+
+    def announce(rp: Any) -> None:
+        if rp.lock_seconds is not None:
+            click.echo(
+                "partition rotate: splitting a catch-all that holds rows; "
+                f"writes wait about {rp.lock_seconds:.1f} s",
+                err=True,
+            )
+
+    worst = EXIT_OK
+    for target in chosen:
+        try:
+            outcome = run_rotate(
+                config.database, target, split_catchall=split_catchall, before_execute=announce
+            )
+        except RotateIncomplete as exc:
+            _report_rotate(exc.outcome)
+            click.echo(f"sqlops: error: {exc}", err=True)
+            worst = max(worst, exc.exit_code)
+            continue
+        except SqlopsError as exc:
+            if len(chosen) == 1:
+                raise
+            click.echo(f"sqlops: error: {target.table}: {exc}", err=True)
+            worst = max(worst, exc.exit_code)
+            continue
+        _report_rotate(outcome)
+    return worst
+
+
+def _report_rotate(outcome: Any) -> None:
+    rp = outcome.rotate_plan
+    if not outcome.executed and not rp.plan:
+        click.echo(f"partition rotate of {outcome.target}: nothing to do")
+        return
+    parts = [f"{len(outcome.executed)} statement(s) in {outcome.seconds:.2f} s"]
+    if rp.created:
+        parts.append("created " + ", ".join(rp.created))
+    if rp.archived:
+        parts.append("archived " + ", ".join(f"{p} -> {t}" for p, t in rp.archived))
+    if rp.dropped:
+        parts.append("dropped " + ", ".join(rp.dropped))
+    click.echo(f"partition rotate of {outcome.target}: " + "; ".join(parts))
+
+
+@partition_group.command("check")
+@table_option
+@click.option(
+    "--warning-days", type=int, help="Headroom below which to warn (default: headroom_warning_days)."
+)
+@click.option(
+    "--critical-days", type=int, help="Headroom below which it is critical (default: headroom_critical_days)."
+)
+@click.option(
+    "--max-age-hours",
+    type=int,
+    help="Warn when the last successful rotate is older (default: max_run_age_hours).",
+)
+@click.pass_obj
+@nagios_plugin
+def check(
+    app: AppContext,
+    table: str | None,
+    warning_days: int | None,
+    critical_days: int | None,
+    max_age_hours: int | None,
+) -> int:
+    """Nagios/Icinga plugin: one status line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    CRITICAL when the catch-all holds rows or headroom is below --critical-days; WARNING when
+    headroom is low, the last rotate failed, or no rotate succeeded within --max-age-hours.
+
+    Example: sqlops partition check --warning-days 20 --critical-days 7
+    """
+    import dataclasses
+
+    from sqlops.partitions.rotate import Target, targets
+    from sqlops.partitions.status import evaluate_check, inspect_status
+
+    config = app.config
+    chosen = []
+    for target in targets(config, table):
+        base = target.section
+        section = dataclasses.replace(
+            base,
+            headroom_warning_days=base.headroom_warning_days if warning_days is None else warning_days,
+            headroom_critical_days=base.headroom_critical_days if critical_days is None else critical_days,
+            max_run_age_hours=base.max_run_age_hours if max_age_hours is None else max_age_hours,
+        )
+        chosen.append(Target(target.table, section, target.policy))
+    with app.connect() as session:
+        result = evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
+    click.echo(result.line)
+    return result.code

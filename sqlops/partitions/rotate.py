@@ -1,0 +1,184 @@
+"""Running partition maintenance for configured tables: what the CLI and the scheduler call.
+
+Each run: connect with a short ``lock_wait_timeout``, take the table's named lock (one
+partition job per table at a time), record the run in ``sqlops_job_runs``, *re-inspect under
+the lock*, plan, execute (DESIGN.md §3). A plan that cannot do everything safely (the catch-all
+holds rows) executes what it can and then fails loudly, so cron mails it, the run is recorded
+as failed and `partition check` reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
+from sqlops.db import Session, connect, lock_name, named_lock
+from sqlops.errors import PreconditionError, SqlopsError
+from sqlops.jobruns import recorded_run
+from sqlops.online.copy import read_state
+from sqlops.partitions.inspect import inspect_partitions, server_today
+from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate
+from sqlops.plan import ExecutionResult, PlanExecutionError, execute
+
+log = logging.getLogger("sqlops.partitions")
+
+# One lock for every partition job on a table: migrate and rotate must never overlap.
+LOCK_JOB = "partition"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A table under partition maintenance with its policy."""
+
+    table: str
+    section: PartitionTableConfig
+    policy: Policy
+
+    @property
+    def column(self) -> str:
+        return self.section.column
+
+
+def targets(config: Config, table: str | None = None) -> list[Target]:
+    """`--table` alone, else every `[partitions.<table>]` in the config, else schema.table
+    with the defaults."""
+    names = [table] if table else (sorted(config.partitions) or [config.schema.table])
+    out = []
+    for name in names:
+        section = config.partitions.get(name, PartitionTableConfig())
+        out.append(Target(name, section, Policy.from_config(name, section)))
+    return out
+
+
+def partition_lock(session: Session, table: str) -> str:
+    return lock_name(LOCK_JOB, session.database, table)
+
+
+def refuse_during_copy(session: Session, table: str) -> None:
+    state = read_state(session, table)
+    if state is not None:
+        raise PreconditionError(
+            f"an unfinished {state.job} of {table} exists (phase {state.phase})",
+            why="rotating while a table is being rebuilt would change what the copy has to match",
+            fix=f"finish it first: sqlops {state.job.replace('-', ' ')} --table {table} "
+            "(or undo it with --abort)",
+        )
+
+
+def plan_for(
+    session: Session,
+    target: Target,
+    zone: str,
+    *,
+    today: dt.date | None = None,
+    split_catchall: bool = False,
+) -> RotatePlan:
+    """Inspect and plan one table (read-only)."""
+    state = inspect_partitions(session, target.table, target.column)
+    if state is None:
+        raise PreconditionError(
+            f"table {target.table!r} does not exist in {session.database!r}",
+            fix="check --table / [partitions.<table>] in the config, or create it with `sqlops schema init`",
+        )
+    day = today or server_today(session, zone)
+    return plan_rotate(state, target.policy, day, split_catchall=split_catchall)
+
+
+@contextlib.contextmanager
+def ddl_lock_wait(session: Session, configured: int) -> Iterator[int]:
+    """Bound how long one partition DDL attempt can queue the writer behind it.
+
+    While an ALTER waits for its metadata lock, every new insert waits behind it. Measured on
+    MariaDB 10.11: partition DDL (REORGANIZE, DROP, CONVERT PARTITION) waits *twice*
+    ``lock_wait_timeout`` before failing with 1205 (MySQL 9.7: once), so on MariaDB the session
+    gets half the configured value; 0 means "do not wait" and the executor retries instead.
+    Yields the number of attempts the executor should make.
+    """
+    wait = configured // 2 if session.info.is_mariadb else max(1, configured)
+    previous = session.scalar("SELECT @@SESSION.lock_wait_timeout")
+    session.execute("SET SESSION lock_wait_timeout = %s", (wait,))
+    try:
+        yield 20 if wait == 0 else 8
+    finally:
+        session.execute("SET SESSION lock_wait_timeout = %s", (previous,))
+
+
+class RotateIncomplete(SqlopsError):
+    """Rotate did what it safely could; something needs the admin (exit 1)."""
+
+    def __init__(self, outcome: RotateOutcome) -> None:
+        problems = outcome.rotate_plan.problems
+        super().__init__(
+            f"rotate of {outcome.target} is incomplete: " + "; ".join(problems),
+            why=f"{len(outcome.executed)} statement(s) ran; the step(s) above need a decision",
+        )
+        self.outcome = outcome
+
+
+@dataclass
+class RotateOutcome:
+    target: str
+    rotate_plan: RotatePlan
+    result: ExecutionResult | None = None
+    today: dt.date | None = None
+    executed: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.result.seconds if self.result else 0.0
+
+    def summary(self) -> dict[str, object]:
+        rp = self.rotate_plan
+        return {
+            "today": self.today,
+            "created": list(rp.created),
+            "archived": [{"partition": p, "table": t} for p, t in rp.archived],
+            "dropped": list(rp.dropped),
+            "problems": list(rp.problems),
+            "skipped_destructive": len(self.result.skipped) if self.result else 0,
+        }
+
+
+def run_rotate(
+    settings: DatabaseConfig,
+    target: Target,
+    *,
+    origin: str = "cli",
+    today: dt.date | None = None,
+    split_catchall: bool = False,
+    before_execute: Callable[[RotatePlan], None] | None = None,
+) -> RotateOutcome:
+    """Lock, record, re-inspect, plan and execute rotate for one table."""
+    with connect(settings, maintenance=True) as session:
+        where = f"{session.database}.{target.table}"
+        lock = partition_lock(session, target.table)
+        with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
+            refuse_during_copy(session, target.table)
+            day = today or server_today(session, settings.time_zone)
+            rp = plan_for(session, target, settings.time_zone, today=day, split_catchall=split_catchall)
+            for note in rp.plan.notes:
+                log.info("%s: %s", target.table, note)
+            if before_execute is not None:
+                before_execute(rp)
+            outcome = RotateOutcome(where, rp, today=day)
+            allow = target.policy.allow_destructive
+            try:
+                with ddl_lock_wait(session, settings.lock_wait_timeout) as attempts:
+                    outcome.result = execute(
+                        session, rp.plan, allow_destructive=allow, attempts=attempts, first_delay=0.2
+                    )
+            except PlanExecutionError as exc:
+                outcome.result = exc.result
+                raise
+            finally:
+                done = outcome.result.executed if outcome.result else []
+                run.statements = len(done)
+                outcome.executed = [e.statement.sql for e in done]
+                run.note(**outcome.summary())
+            if rp.problems:
+                raise RotateIncomplete(outcome)
+            return outcome

@@ -1,0 +1,253 @@
+"""`partition status` and `partition check`: the layout, its headroom and the last rotate runs.
+
+Read-only (a monitoring account with SELECT and PROCESS is enough): the job-run table is read
+only if it exists. Emptiness of the catch-all is exact (EXISTS); row counts and sizes are the
+server's estimates and are labelled so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlops.db import Session
+from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING
+from sqlops.jobruns import recent_runs
+from sqlops.online.copy import read_state
+from sqlops.partitions.inspect import PartitionInfo, PartitionState, inspect_partitions
+from sqlops.partitions.months import add_months, month_start, today_in_zone
+from sqlops.partitions.planner import ROTATE_JOB
+from sqlops.partitions.rotate import Target
+
+# A rotate still "running" after this long crashed or hangs.
+STALE_RUN = dt.timedelta(hours=1)
+
+
+@dataclass
+class TableStatus:
+    target: Target
+    database: str
+    zone: str
+    now_utc: dt.datetime
+    today: dt.date
+    state: PartitionState | None
+    unfinished_copy: str | None = None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.database}.{self.target.table}"
+
+    @property
+    def headroom_days(self) -> int | None:
+        """Days left before rows start landing in the catch-all (or fail, without one)."""
+        if self.state is None or not self.state.managed or self.state.last_bound is None:
+            return None
+        return (self.state.last_bound - self.today).days
+
+    @property
+    def last_run(self) -> dict[str, Any] | None:
+        return self.runs[0] if self.runs else None
+
+    @property
+    def last_ok(self) -> dict[str, Any] | None:
+        return next((r for r in self.runs if r["status"] == "ok"), None)
+
+    def cutoff(self) -> dt.date | None:
+        months = self.target.policy.retention_months
+        return None if months is None else add_months(month_start(self.today), -months)
+
+    def _partition(self, index: int, p: PartitionInfo) -> dict[str, Any]:
+        assert self.state is not None
+        kind = "first" if index == 0 else ("catchall" if p.is_catchall else "month")
+        cutoff = self.cutoff()
+        return {
+            "name": p.name,
+            "kind": kind,
+            "from": p.lower,
+            "to": p.upper,
+            "empty": not p.has_rows,
+            "estimated_rows": p.estimated_rows,
+            "size_bytes": p.data_bytes + p.index_bytes,
+            "expired": bool(
+                kind == "month" and cutoff is not None and p.upper is not None and p.upper <= cutoff
+            ),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        policy = self.target.policy
+        out: dict[str, Any] = {
+            "database": self.database,
+            "table": self.target.table,
+            "column": self.target.column,
+            "exists": self.state is not None,
+            "partitioned": bool(self.state and self.state.partitioned),
+            "scheme": self.state.scheme if self.state else None,
+            "today": self.today,
+            "time_zone": self.zone,
+            "policy": {
+                "premake_months": policy.premake_months,
+                "retention_months": policy.retention_months,
+                "archive": policy.archive,
+                "allow_destructive": policy.allow_destructive,
+            },
+            "headroom_days": self.headroom_days,
+            "catchall": None,
+            "partitions": [],
+            "archives": [],
+            "unfinished_copy": self.unfinished_copy,
+            "last_rotate": _run_dict(self.last_run),
+            "last_successful_rotate": _run_dict(self.last_ok),
+        }
+        state = self.state
+        if state is not None and state.managed:
+            out["partitions"] = [self._partition(i, p) for i, p in enumerate(state.partitions)]
+            if state.catchall is not None:
+                rng = state.catchall_range
+                out["catchall"] = {
+                    "name": state.catchall.name,
+                    "empty": not state.catchall.has_rows,
+                    "rows": state.catchall_rows,
+                    "from": rng[0] if rng else None,
+                    "to": rng[1] if rng else None,
+                    "since": state.catchall.lower,
+                }
+        if state is not None:
+            out["archives"] = [{"table": a.name, "empty": not a.has_rows} for a in state.archives.values()]
+        return out
+
+
+def _run_dict(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    keys = ("id", "status", "started_at", "finished_at", "statements", "error", "origin")
+    return {k: run.get(k) for k in keys}
+
+
+def describe_run(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "none recorded"
+    when = run["finished_at"] or run["started_at"]
+    text = (
+        f"{run['status']} at {when:%Y-%m-%d %H:%M:%S} UTC ({run['origin']}), {run['statements']} statement(s)"
+    )
+    if run.get("error"):
+        text += ": " + str(run["error"]).splitlines()[0]
+    return text
+
+
+def inspect_status(
+    session: Session, target: Target, zone: str, *, now_utc: dt.datetime | None = None
+) -> TableStatus:
+    now = now_utc or session.scalar("SELECT UTC_TIMESTAMP()")
+    state = inspect_partitions(session, target.table, target.column)
+    copy = read_state(session, target.table)
+    return TableStatus(
+        target=target,
+        database=session.database,
+        zone=zone,
+        now_utc=now,
+        today=today_in_zone(now, zone),
+        state=state,
+        unfinished_copy=copy.job if copy else None,
+        runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}", create=False),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The Nagios-style check
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    code: int
+    line: str
+
+
+_LABEL = {NAGIOS_OK: "OK", NAGIOS_WARNING: "WARNING", NAGIOS_CRITICAL: "CRITICAL", NAGIOS_UNKNOWN: "UNKNOWN"}
+
+
+def _findings(status: TableStatus) -> list[tuple[int, str]]:
+    section = status.target.section
+    state = status.state
+    if state is None:
+        return [(NAGIOS_CRITICAL, "table does not exist")]
+    if not state.partitioned:
+        return [(NAGIOS_CRITICAL, "not partitioned (run sqlops partition migrate)")]
+    if not state.managed:
+        return [(NAGIOS_UNKNOWN, f"partitioned by {state.expression}, not monthly on {status.target.column}")]
+    out: list[tuple[int, str]] = []
+    catchall = state.catchall
+    if catchall is None:
+        out.append((NAGIOS_WARNING, f"no catch-all partition: inserts after {state.last_bound} fail"))
+    elif catchall.has_rows:
+        low, high = state.catchall_range or (None, None)
+        rows = state.catchall_rows
+        out.append((NAGIOS_CRITICAL, f"{catchall.name} holds {rows} row(s) dated {low}..{high}"))
+    headroom = status.headroom_days
+    if headroom is not None and headroom < section.headroom_critical_days:
+        out.append((NAGIOS_CRITICAL, f"headroom {headroom} day(s) < {section.headroom_critical_days}"))
+    elif headroom is not None and headroom < section.headroom_warning_days:
+        out.append((NAGIOS_WARNING, f"headroom {headroom} day(s) < {section.headroom_warning_days}"))
+    first = state.first
+    if first is not None and first.has_rows and not first.is_catchall:
+        out.append((NAGIOS_WARNING, f"first partition {first.name} is not empty"))
+    if status.unfinished_copy:
+        out.append((NAGIOS_WARNING, f"unfinished {status.unfinished_copy}"))
+    out += _run_findings(status)
+    return out
+
+
+def _run_findings(status: TableStatus) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    now, last, ok = status.now_utc, status.last_run, status.last_ok
+    if last is not None and last["status"] == "running" and now - last["started_at"] > STALE_RUN:
+        since = f"{last['started_at']:%Y-%m-%d %H:%M}"
+        out.append((NAGIOS_WARNING, f"rotate #{last['id']} 'running' since {since} UTC (crashed?)"))
+    elif last is not None and last["status"] in ("failed", "interrupted"):
+        error = str(last.get("error") or "").splitlines()
+        text = f"last rotate {last['status']} at {last['started_at']:%Y-%m-%d %H:%M} UTC"
+        out.append((NAGIOS_WARNING, text + (f": {error[0][:160]}" if error else "")))
+    if ok is None:
+        out.append((NAGIOS_WARNING, "no successful rotate recorded"))
+    else:
+        hours = (now - (ok["finished_at"] or ok["started_at"])).total_seconds() / 3600
+        limit = status.target.section.max_run_age_hours
+        if hours > limit:
+            out.append((NAGIOS_WARNING, f"last successful rotate {hours:.0f} h ago (> {limit} h)"))
+    return out
+
+
+def _severity(code: int) -> int:
+    return {NAGIOS_OK: 0, NAGIOS_UNKNOWN: 1, NAGIOS_WARNING: 2, NAGIOS_CRITICAL: 3}[code]
+
+
+def evaluate_check(statuses: list[TableStatus]) -> CheckResult:
+    """One status line (with performance data) for all tables; the worst finding decides."""
+    code = NAGIOS_OK
+    parts: list[str] = []
+    perf: list[str] = []
+    for status in statuses:
+        findings = _findings(status)
+        for finding_code, _ in findings:
+            if _severity(finding_code) > _severity(code):
+                code = finding_code
+        label = status.target.table
+        if findings:
+            parts.append(f"{status.name}: " + ", ".join(text for _, text in findings))
+        else:
+            parts.append(f"{status.name}: ok, headroom {status.headroom_days} day(s)")
+        section = status.target.section
+        if status.headroom_days is not None:
+            perf.append(
+                f"'{label}_headroom_days'={status.headroom_days};{section.headroom_warning_days};"
+                f"{section.headroom_critical_days}"
+            )
+        if status.state is not None and status.state.managed:
+            perf.append(f"'{label}_catchall_rows'={status.state.catchall_rows};;1")
+            perf.append(f"'{label}_partitions'={len(status.state.partitions)}")
+    line = f"PARTITIONS {_LABEL[code]} - " + "; ".join(parts)
+    if perf:
+        line += " | " + " ".join(perf)
+    return CheckResult(code, line)

@@ -1,0 +1,1 @@
+"""`sqlops serve`: APScheduler jobs that call the same library functions as the CLI."""
