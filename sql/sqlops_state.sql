@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS sqlops_rollup_progress (
   updated_at    DATETIME(3) NOT NULL COMMENT 'UTC',
   PRIMARY KEY (rollup_table)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops rollup progress';
+
 -- sqlops-logfile-daemon: how far each journal (one per daemon process, in the spool folder of
 -- the machine named in `host`) has been written into its table. The daemon moves `position`
 -- in the same transaction as the rows, so a restarted daemon replays exactly the rest.
