@@ -40,12 +40,20 @@ def rows_file(blocks: Sequence[bytes], packet_size: int) -> Iterator[str]:
         _buffers.pop(name, None)
 
 
+def supported() -> bool:
+    """Whether this PyMySQL still has the private method the hook replaces (PyMySQL 1.x)."""
+    return callable(getattr(pymysql.connections.MySQLResult, "_read_load_local_packet", None))
+
+
 def install() -> None:
     global _original
     with _install_lock:
         if _original is None:
-            _original = pymysql.connections.MySQLResult._read_load_local_packet
-            pymysql.connections.MySQLResult._read_load_local_packet = _read_load_local_packet
+            # A private PyMySQL method (the stubs do not declare it); tests cover it on every
+            # PyMySQL version CI installs.
+            result_class: Any = pymysql.connections.MySQLResult
+            _original = result_class._read_load_local_packet
+            result_class._read_load_local_packet = _read_load_local_packet
 
 
 def _read_load_local_packet(self: Any, first_packet: Any) -> None:

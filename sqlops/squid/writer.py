@@ -29,6 +29,7 @@ import pymysql
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, errno_of, quote_ident
 from sqlops.errors import ConnectError, PreconditionError
+from sqlops.squid import localinfile
 from sqlops.squid.batcher import MAX_REASON, Batch, Quarantined
 from sqlops.squid.localinfile import rows_file
 from sqlops.squid.rows import ColumnSpec, Mode, sql_hex, sql_literal, tsv_unescape
@@ -210,6 +211,9 @@ class LogWriter:
                 )
             self._note("the server refuses LOAD DATA LOCAL (local_infile=OFF); writing with multi-row INSERT")
             return "sql"
+        if not localinfile.supported():
+            self._note("this PyMySQL has no hook for in-memory LOAD DATA; writing with multi-row INSERT")
+            return "sql"
         return "tsv"
 
     def _note(self, message: str) -> None:
@@ -333,7 +337,8 @@ class LogWriter:
     def _send_insert(session: Session, head: bytes, pieces: list[bytes]) -> None:
         body = b"".join(pieces)
         with session.raw.cursor() as cur:
-            cur.execute(head + body[:-2])  # drop the last ",\n"
+            # pymysql sends a bytes statement as it is (no encoding pass); the stubs say str.
+            cur.execute(head + body[:-2])  # type: ignore[call-overload]  # drop the last ",\n"
 
     def _insert_range(
         self,
@@ -346,7 +351,7 @@ class LogWriter:
     ) -> list[Quarantined]:
         try:
             with session.raw.cursor() as cur:
-                cur.execute(head + b",".join(rows[start:stop]))
+                cur.execute(head + b",".join(rows[start:stop]))  # type: ignore[call-overload]
             return []
         except pymysql.MySQLError as exc:
             if errno_of(exc) not in ROW_ERRORS:
