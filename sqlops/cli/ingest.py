@@ -163,7 +163,7 @@ def status(app: AppContext, fmt: str, table: str | None) -> int:
     """
     from sqlops.errors import SqlopsError
     from sqlops.squid.spool import FALLBACK_SPOOL
-    from sqlops.squid.status import IngestReport, inspect_database, read_daemons
+    from sqlops.squid.status import IngestReport, inspect_database, read_daemons, read_quarantine_files
 
     config = app.config
     roots = [Path(config.ingest.spool_dir)]
@@ -171,6 +171,7 @@ def status(app: AppContext, fmt: str, table: str | None) -> int:
     roots += [FALLBACK_SPOOL] if FALLBACK_SPOOL.is_dir() else []
     report = IngestReport()
     report.daemons, report.journals = read_daemons(list(dict.fromkeys(roots)))
+    report.quarantine_files = read_quarantine_files(list(dict.fromkeys(roots)))
     table_name = table or config.schema.table
     try:
         session = app.connect()
@@ -238,6 +239,14 @@ def _status_text(report: Any, roots: list[Path]) -> str:
             table(
                 [(j["target"], j["journal"], _size(j["bytes"])) for j in report.journals],
                 ["target", "journal", "size"],
+            )
+        )
+    if report.quarantine_files:
+        lines.append("Quarantine files (the quarantine table could not be written):")
+        lines.append(
+            table(
+                [(q["target"], q["file"], q["lines"]) for q in report.quarantine_files],
+                ["target", "file", "lines"],
             )
         )
     if report.database_error:

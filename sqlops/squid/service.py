@@ -43,7 +43,13 @@ from sqlops.squid.rows import RowEncoder
 from sqlops.squid.spool import FALLBACK_SPOOL, Journal, JournalLocked, free_bytes, journal_dirs
 from sqlops.squid.status import StatusFile
 from sqlops.squid.target import Target, resolve_target, target_key
-from sqlops.squid.writer import CheckpointMoved, JournalCheckpoint, LogWriter
+from sqlops.squid.writer import (
+    QUARANTINE_FILE,
+    CheckpointMoved,
+    JournalCheckpoint,
+    LogWriter,
+    rotate_quarantine_file,
+)
 
 log = logging.getLogger("sqlops.squid.daemon")
 
@@ -135,7 +141,9 @@ class Drainer(threading.Thread):
         """One pass; True once the own journal is closed and completely written."""
         target = self._resolve_target()
         if self.writer is None:
-            self.writer = LogWriter(target.database, target.table, target.ingest.method)
+            self.writer = LogWriter(
+                target.database, target.table, target.ingest.method, fallback=self.parent / QUARANTINE_FILE
+            )
         if self.writer.session is None:
             self.writer.connect()
             self.stats.mode = "LOAD DATA LOCAL" if self.writer.mode == "tsv" else "multi-row INSERT"
@@ -392,6 +400,9 @@ class Reader:
             self.journal.request_rotation()
             self.stats.rotations += 1
             log.info("rotate: starting a new journal segment")
+            moved = rotate_quarantine_file(self.journal.path.parent / QUARANTINE_FILE)
+            if moved is not None:
+                log.info("rotate: quarantine file moved to %s", moved)
         self._tail = data[-2:]
         while True:
             try:

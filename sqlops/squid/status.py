@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlops.db import Session
 from sqlops.squid.spool import journal_dirs
+from sqlops.squid.writer import QUARANTINE_FILE
 
 STALE_SECONDS = 10.0
 
@@ -54,6 +55,8 @@ class DaemonReport:
 class IngestReport:
     daemons: list[DaemonReport] = field(default_factory=list)
     journals: list[dict[str, Any]] = field(default_factory=list)  # leftover journals on disk
+    # Fallback quarantine files (written when the quarantine table could not be).
+    quarantine_files: list[dict[str, Any]] = field(default_factory=list)
     database: dict[str, Any] | None = None
     database_error: str | None = None
 
@@ -64,9 +67,26 @@ class IngestReport:
                 for d in self.daemons
             ],
             "journals_waiting": self.journals,
+            "quarantine_files": self.quarantine_files,
             "database": self.database,
             "database_error": self.database_error,
         }
+
+
+def read_quarantine_files(spool_roots: list[Path]) -> list[dict[str, Any]]:
+    """Fallback quarantine files (and their rotated copies) with their line counts."""
+    out = []
+    for root in spool_roots:
+        for path in sorted(root.glob(f"*/{QUARANTINE_FILE}*")):
+            lines = 0
+            try:
+                with path.open("rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        lines += chunk.count(b"\n")
+            except OSError:
+                continue
+            out.append({"target": path.parent.name, "file": str(path), "lines": lines})
+    return out
 
 
 def read_daemons(spool_roots: list[Path]) -> tuple[list[DaemonReport], list[dict[str, Any]]]:

@@ -18,11 +18,16 @@ timeouts propagate: the caller rolls back, reconnects and replays from the check
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime as dt
+import json
 import logging
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pymysql
 
@@ -39,7 +44,11 @@ log = logging.getLogger("sqlops.squid.writer")
 CHECKPOINT_TABLE = "sqlops_ingest_checkpoint"
 LOAD_TABLE = "sqlops_ingest_load"
 QUARANTINE_TABLE = "sqlops_ingest_quarantine"
+QUARANTINE_FILE = "quarantine.jsonl"  # in the spool folder, used when the table cannot be written
 TAG = "/* sqlops:ingest */ "
+
+# The quarantine table is missing (1146) or this account may not write it (1142).
+QUARANTINE_UNAVAILABLE = frozenset({1146, 1142})
 
 # Errors that belong to one row's data: isolate the row, quarantine it, keep the rest.
 ROW_ERRORS = frozenset(
@@ -171,10 +180,15 @@ def _split_block(block: bytes, limit: int) -> list[bytes]:
 class LogWriter:
     """One connection that writes batches into `table` (see module doc)."""
 
-    def __init__(self, settings: DatabaseConfig, table: str, method: str = "auto") -> None:
+    def __init__(
+        self, settings: DatabaseConfig, table: str, method: str = "auto", fallback: Path | None = None
+    ) -> None:
         self.settings = settings
         self.table = table
         self.method = method
+        # Where quarantined lines go when the quarantine table is missing or not writable, so
+        # a misconfigured grant does not stall the stream (None: fail and retry instead).
+        self.fallback = fallback
         self.session: Session | None = None
         self.columns: dict[str, ColumnSpec] = {}
         self.mode: Mode = "tsv"
@@ -242,7 +256,7 @@ class LogWriter:
                 rejected = self._store_rows(session, batch)
             quarantine = [*batch.quarantine, *rejected]
             if quarantine:
-                self._quarantine(session, batch.stream, quarantine)
+                self._quarantine_somewhere(session, batch.stream, quarantine)
             stored = batch.rows - len(rejected)
             checkpoint.advance(session, batch, stored, len(quarantine))
             session.commit()
@@ -377,6 +391,19 @@ class LogWriter:
                 values.append(sql_literal(value))
         return b"(" + b",".join(values) + b")"
 
+    def _quarantine_somewhere(self, session: Session, stream: str, items: list[Quarantined]) -> None:
+        try:
+            self._quarantine(session, stream, items)
+        except pymysql.MySQLError as exc:
+            # A failed statement is rolled back alone: the batch's rows stay in the transaction.
+            if errno_of(exc) not in QUARANTINE_UNAVAILABLE or self.fallback is None:
+                raise
+            self._note(
+                f"cannot write {QUARANTINE_TABLE} ({exc.args[1]}); quarantined lines go to {self.fallback} "
+                "until `sqlops schema init` creates it and the daemon's user may insert into it"
+            )
+            append_quarantine_file(self.fallback, stream, self.table, items)
+
     def _quarantine(self, session: Session, stream: str, items: list[Quarantined]) -> None:
         sql = (
             f"{TAG}INSERT INTO {QUARANTINE_TABLE} "
@@ -385,6 +412,44 @@ class LogWriter:
         )
         with session.raw.cursor() as cur:
             cur.executemany(sql, [(stream, q.position, self.table, q.reason, q.raw) for q in items])
+
+
+def append_quarantine_file(path: Path, stream: str, table: str, items: list[Quarantined]) -> None:
+    """Append quarantined lines as JSON lines and fsync before the batch commits. `raw` is the
+    exact bytes in base64; `text` is for reading. A crash between this append and the commit
+    appends the same lines again on replay: (stream, position) identifies them."""
+    records = [
+        json.dumps(
+            {
+                "stream": stream,
+                "position": item.position,
+                "table": table,
+                "reason": item.reason,
+                "raw": base64.b64encode(item.raw).decode("ascii"),
+                "text": item.raw.decode("utf-8", "backslashreplace"),
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            }
+        )
+        for item in items
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write("".join(r + "\n" for r in records))
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def rotate_quarantine_file(path: Path) -> Path | None:
+    """On Squid's `R`: move a non-empty fallback quarantine file aside with a timestamp, as
+    logrotate would expect of a log. Appends reopen the file by name, so none is lost."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    target = path.with_name(f"{path.name}.{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S.%fZ')}")
+    path.rename(target)
+    return target
 
 
 def inspect_columns(session: Session, table: str) -> dict[str, ColumnSpec]:

@@ -271,6 +271,32 @@ def test_rotate_starts_a_new_segment_and_status_shows_the_daemon(
     assert "rotate: starting a new journal segment" in daemon.stderr()
 
 
+def test_without_the_quarantine_table_bad_lines_go_to_a_file_and_rotate(
+    setup: tuple[Any, Path], tmp_path: Path
+) -> None:
+    db, config = setup
+    db.sql("DROP TABLE sqlops_ingest_quarantine")
+    daemon = DaemonProcess(str(config), log=tmp_path / "cache.log")
+    daemon.send(
+        opening(3) + encode_line(native(1)) + encode_line(b"not a squid line") + encode_line(native(2))
+    )
+    wait_for(lambda: db.sql("SELECT COUNT(*) FROM access_log")[0][0] == 2, 30, "two rows")
+    files = lambda: sorted((tmp_path / "spool").glob("*/quarantine.jsonl*"))  # noqa: E731
+    wait_for(lambda: len(files()) == 1, 10, "the quarantine file")
+    (record,) = [json.loads(line) for line in files()[0].read_text().splitlines()]
+    assert record["text"] == "not a squid line" and record["reason"]
+    out = tmp_path / "status.json"
+    with out.open("w") as handle, _redirect_stdout(handle):
+        assert sqlops_main(["--config", str(config), "ingest", "status", "--format", "json"]) == 0
+    assert [q["lines"] for q in json.loads(out.read_text())["quarantine_files"]] == [1]
+    daemon.send(b"R\n" + encode_line(native(3)))
+    wait_for(lambda: db.sql("SELECT COUNT(*) FROM access_log")[0][0] == 3, 30, "three rows")
+    wait_for(lambda: [f.name for f in files()] != ["quarantine.jsonl"], 10, "the rotated file")
+    assert files()[0].name.startswith("quarantine.jsonl.")
+    assert daemon.stop() == 0
+    assert "quarantined lines go to" in daemon.stderr()
+
+
 class _redirect_stdout:
     def __init__(self, handle: Any) -> None:
         self.handle = handle

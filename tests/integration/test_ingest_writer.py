@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import threading
 from typing import Any
 
+import pymysql
 import pytest
 
 from sqlops.cli import main as sqlops_main
@@ -13,7 +16,13 @@ from sqlops.errors import PreconditionError
 from sqlops.squid.batcher import Batch, stream_batches
 from sqlops.squid.logformat import compile_format
 from sqlops.squid.rows import RowEncoder
-from sqlops.squid.writer import CheckpointMoved, JournalCheckpoint, LogWriter, TableMissing
+from sqlops.squid.writer import (
+    CheckpointMoved,
+    JournalCheckpoint,
+    LogWriter,
+    TableMissing,
+    rotate_quarantine_file,
+)
 
 LOG_DB_DAEMON_TABLE = """
 CREATE TABLE access_log (
@@ -101,10 +110,7 @@ def test_a_stale_checkpoint_refuses_the_batch(schema: Any) -> None:
 
 
 def test_rows_the_server_rejects_are_isolated_and_quarantined(schema: Any) -> None:
-    if schema.flavour == "mariadb":
-        schema.sql("ALTER TABLE access_log ADD CONSTRAINT no_teapots CHECK (http_status_code <> '418')")
-    else:
-        schema.sql("ALTER TABLE access_log ADD CONSTRAINT no_teapots CHECK (http_status_code <> '418')")
+    schema.sql("ALTER TABLE access_log ADD CONSTRAINT no_teapots CHECK (http_status_code <> '418')")
     writer = LogWriter(schema.settings(), "access_log")
     writer.connect()
     checkpoint = JournalCheckpoint("j-test", "access_log", "/spool")
@@ -121,6 +127,38 @@ def test_rows_the_server_rejects_are_isolated_and_quarantined(schema: Any) -> No
     assert all("server rejected the row" in r[1] and "no_teapots" in r[1] for r in quarantined)
     assert [r[2] for r in quarantined] == [sum(len(x) + 1 for x in lines[:i]) for i in (3, 50, 51, 99)]
     assert schema.sql("SELECT rows_written, lines_quarantined FROM sqlops_ingest_checkpoint") == [(96, 4)]
+
+
+def test_without_a_quarantine_table_bad_lines_go_to_the_fallback_file(schema: Any, tmp_path: Any) -> None:
+    """A missing or unwritable quarantine table must not stall the stream or lose a line."""
+    schema.sql("ALTER TABLE access_log ADD CONSTRAINT no_teapots CHECK (http_status_code <> '418')")
+    schema.sql("DROP TABLE sqlops_ingest_quarantine")
+    fallback = tmp_path / "spool" / "quarantine.jsonl"
+    writer = LogWriter(schema.settings(), "access_log", fallback=fallback)
+    writer.connect()
+    checkpoint = JournalCheckpoint("j-test", "access_log", "/spool")
+    checkpoint.read(writer.require())
+    lines = [native(i, status=418 if i in (7, 8) else 200) for i in range(20)]
+    lines.insert(5, b"garbage \xff line")
+    (batch,) = batches(writer, lines)
+    result = writer.write(batch, checkpoint)
+    assert (result.rows, result.quarantined) == (18, 3)
+    assert schema.sql("SELECT COUNT(*) FROM access_log") == [(18,)]
+    assert schema.sql("SELECT rows_written, lines_quarantined FROM sqlops_ingest_checkpoint") == [(18, 3)]
+    records = [json.loads(line) for line in fallback.read_text().splitlines()]
+    assert sorted(base64.b64decode(r["raw"]) for r in records) == sorted([lines[5], lines[8], lines[9]])
+    assert all(r["stream"] == "j-test" and r["table"] == "access_log" and r["reason"] for r in records)
+    moved = rotate_quarantine_file(fallback)
+    assert moved is not None and moved.read_text().count("\n") == 3 and not fallback.exists()
+    # Without a fallback the batch fails (and is retried by the daemon) rather than losing lines.
+    strict = LogWriter(schema.settings(), "access_log")
+    strict.connect()
+    checkpoint = JournalCheckpoint("j-two", "access_log", "/spool")
+    checkpoint.read(strict.require())
+    (batch,) = batches(strict, lines, stream="j-two")
+    with pytest.raises(pymysql.MySQLError):
+        strict.write(batch, checkpoint)
+    assert schema.sql("SELECT COUNT(*) FROM access_log") == [(18,)]
 
 
 def test_load_data_warnings_fall_back_to_strict_inserts(schema: Any) -> None:
