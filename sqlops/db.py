@@ -9,14 +9,15 @@ queueing every insert of the logging daemon behind a metadata lock.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import re
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pymysql
 import pymysql.cursors
@@ -26,6 +27,7 @@ from sqlops.errors import ConfigError, ConnectError, LockHeldError, ServerError
 from sqlops.timezones import python_zone, server_zone
 
 log = logging.getLogger("sqlops.db")
+T = TypeVar("T")
 
 STRICT_SQL_MODE = (
     "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
@@ -86,6 +88,12 @@ class ServerInfo:
     def describe(self) -> str:
         name = "MariaDB" if self.is_mariadb else "MySQL"
         return f"{name} {'.'.join(map(str, self.version))} ({self.version_string})"
+
+
+def utc_now() -> dt.datetime:
+    """Naive UTC for sqlops' DATETIME bookkeeping columns (documented as UTC), independent of
+    the pinned session time zone."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def quote_ident(name: str) -> str:
@@ -330,24 +338,30 @@ def named_lock(session: Session, name: str, *, wait_seconds: float = 0) -> Itera
             session.scalar("SELECT RELEASE_LOCK(%s)", (name,))
 
 
-def retry_on_lock_errors(
-    action: Any,
+def retry_transaction(
+    session: Session,
+    work: Callable[[], T],
     *,
-    attempts: int = 5,
-    first_delay: float = 0.5,
-    what: str = "statement",
-) -> Any:
-    """Run `action()` again after deadlocks (1213) and lock-wait timeouts (1205), with backoff."""
+    what: str,
+    attempts: int = 8,
+    first_delay: float = 0.2,
+    start: str = "BEGIN",
+) -> T:
+    """Run `work()` in one transaction (opened with `start`) and commit; after a deadlock
+    (1213) or lock-wait timeout (1205) roll back and run it again, with backoff."""
     delay = first_delay
     for attempt in range(1, attempts + 1):
         try:
-            return action()
+            session.execute(start)
+            result = work()
+            session.commit()
+            return result
         except pymysql.err.MySQLError as exc:
+            with contextlib.suppress(pymysql.MySQLError):
+                session.rollback()
             if errno_of(exc) not in RETRYABLE or attempt == attempts:
                 raise
-            log.warning(
-                "%s: %s; retrying in %.1f s (attempt %d/%d)", what, exc.args[1], delay, attempt, attempts
-            )
+            log.warning("%s: %s; retrying (%d/%d)", what, exc.args[1], attempt, attempts)
             time.sleep(delay)
-            delay = min(delay * 2, 10)
+            delay = min(delay * 2, 5)
     raise AssertionError("unreachable")

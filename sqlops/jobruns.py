@@ -9,7 +9,6 @@ work it describes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import socket
@@ -20,14 +19,11 @@ from typing import Any
 import pymysql
 
 from sqlops.config import DatabaseConfig
-from sqlops.db import Session, connect
+from sqlops.db import Session, connect, utc_now
+from sqlops.schema.inspect import table_exists
 from sqlops.schema.state import ensure_state_table
 
 TABLE = "sqlops_job_runs"
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -52,7 +48,7 @@ class JobRun:
                 f"UPDATE {TABLE} SET finished_at = %s, status = %s, statements = %s, summary = %s, "
                 "error = %s WHERE id = %s",
                 (
-                    _utcnow(),
+                    utc_now(),
                     status,
                     self.statements,
                     json.dumps(self.summary, default=str, sort_keys=True),
@@ -72,7 +68,7 @@ def recorded_run(settings: DatabaseConfig, job: str, target: str, origin: str = 
     session.execute(
         f"INSERT INTO {TABLE} (job, target, started_at, status, origin, host, pid) "
         "VALUES (%s, %s, %s, 'running', %s, %s, %s)",
-        (job, target, _utcnow(), origin, socket.gethostname(), os.getpid()),
+        (job, target, utc_now(), origin, socket.gethostname(), os.getpid()),
     )
     run.run_id = int(session.raw.insert_id())
     run._session = session
@@ -101,10 +97,7 @@ def recent_runs(
     (monitoring) accounts can call it."""
     if create:
         ensure_state_table(session, TABLE)
-    elif not session.scalar(
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
-        (TABLE,),
-    ):
+    elif not table_exists(session, TABLE):
         return []
     where: list[str] = []
     params: list[Any] = []

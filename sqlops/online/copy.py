@@ -21,18 +21,16 @@ triggers and the shadow and leaves the original untouched. Every DDL goes throug
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pymysql
-
-from sqlops.db import RETRYABLE, Session, errno_of, quote_ident
+from sqlops.db import Session, quote_ident, retry_transaction, utc_now
 from sqlops.errors import PreconditionError
 from sqlops.plan import Plan, Statement, execute
+from sqlops.schema.inspect import table_exists
 from sqlops.schema.state import ensure_state_table
 
 log = logging.getLogger("sqlops.online")
@@ -238,10 +236,6 @@ def plan_online_copy(session: Session, spec: CopySpec) -> Plan:
 # State
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 @dataclass(frozen=True)
 class CopyState:
     job: str
@@ -255,11 +249,7 @@ class CopyState:
 
 
 def read_state(session: Session, table: str) -> CopyState | None:
-    exists = session.scalar(
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
-        (STATE_TABLE,),
-    )
-    if not exists:
+    if not table_exists(session, STATE_TABLE):
         return None
     rows = session.query(
         f"SELECT job, shadow_name, old_name, phase, spec_hash, cap_id, copied_up_to, rows_copied "
@@ -278,16 +268,6 @@ def read_state(session: Session, table: str) -> CopyState | None:
         None if cap is None else int(cap),
         int(copied),
         int(rows_copied),
-    )
-
-
-def _table_exists(session: Session, name: str) -> bool:
-    return bool(
-        session.scalar(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s",
-            (name,),
-        )
     )
 
 
@@ -340,14 +320,14 @@ def run_online_copy(
     if spec.key not in source:
         raise PreconditionError(f"table {spec.table!r} has no column {spec.key!r} to copy by")
 
-    if state is not None and _table_exists(session, spec.shadow) and _has_mirror_triggers(session, spec):
+    if state is not None and table_exists(session, spec.shadow) and _has_mirror_triggers(session, spec):
         resumed = True
         log.info("resuming the copy of %s at %s = %s", spec.table, spec.key, state.copied_up_to)
     else:
         if state is not None:
             log.warning("an unfinished copy of %s lost its shadow or triggers; starting over", spec.table)
             _drop_copy_objects(session, spec, sent)
-        elif _table_exists(session, spec.shadow):
+        elif table_exists(session, spec.shadow):
             raise PreconditionError(
                 f"table {spec.shadow!r} exists but no copy is recorded for {spec.table}",
                 fix=f"drop it if it is a leftover (DROP TABLE {quote_ident(spec.shadow)}), then retry",
@@ -357,7 +337,7 @@ def run_online_copy(
         cap = session.scalar(f"SELECT MAX({quote_ident(spec.key)}) FROM {quote_ident(spec.table)}")
         session.execute(
             f"UPDATE {STATE_TABLE} SET cap_id = %s, updated_at = %s WHERE table_name = %s",
-            (int(cap or 0), _utcnow(), spec.table),
+            (int(cap or 0), utc_now(), spec.table),
         )
         state = read_state(session, spec.table)
         assert state is not None
@@ -370,7 +350,7 @@ def run_online_copy(
     _execute_ddl(session, spec, _swap_statements(spec)[:1], sent)
     session.execute(
         f"UPDATE {STATE_TABLE} SET phase = 'swapped', updated_at = %s WHERE table_name = %s",
-        (_utcnow(), spec.table),
+        (utc_now(), spec.table),
     )
     _finish_after_swap(session, spec, sent)
     return CopyResult(
@@ -406,7 +386,7 @@ def _has_mirror_triggers(session: Session, spec: CopySpec) -> bool:
 
 
 def _record_start(session: Session, spec: CopySpec) -> None:
-    now = _utcnow()
+    now = utc_now()
     with session.transaction():
         session.execute(f"DELETE FROM {STATE_TABLE} WHERE table_name = %s", (spec.table,))
         session.execute(
@@ -456,28 +436,18 @@ def _copy_chunks(
 
 
 def _copy_one_chunk(session: Session, spec: CopySpec, copy_sql: str, low: int, high: int, before: int) -> int:
-    delay = 0.2
-    for attempt in range(1, 11):
-        try:
-            session.begin()
-            with session.raw.cursor() as cur:
-                # With `key = key` on duplicates, only rows inserted by this chunk count.
-                count = int(cur.execute(copy_sql, (low, high)))
-                cur.execute(
-                    f"UPDATE {STATE_TABLE} SET copied_up_to = %s, rows_copied = %s, updated_at = %s "
-                    f"WHERE table_name = %s",
-                    (high, before + count, _utcnow(), spec.table),
-                )
-            session.commit()
-            return count
-        except pymysql.err.MySQLError as exc:
-            session.rollback()
-            if errno_of(exc) not in RETRYABLE or attempt == 10:
-                raise
-            log.warning("chunk %s..%s: %s; retrying (%d/10)", low, high, exc.args[1], attempt)
-            time.sleep(delay)
-            delay = min(delay * 2, 5)
-    raise AssertionError("unreachable")
+    def work() -> int:
+        with session.raw.cursor() as cur:
+            # With `key = key` on duplicates, only rows inserted by this chunk count.
+            count = int(cur.execute(copy_sql, (low, high)))
+            cur.execute(
+                f"UPDATE {STATE_TABLE} SET copied_up_to = %s, rows_copied = %s, updated_at = %s "
+                f"WHERE table_name = %s",
+                (high, before + count, utc_now(), spec.table),
+            )
+        return count
+
+    return retry_transaction(session, work, what=f"chunk {low}..{high}", attempts=10)
 
 
 def _checksum_sql(table: str, expressions: list[str]) -> str:
@@ -518,16 +488,13 @@ def verify_copy(session: Session, spec: CopySpec, source: list[str]) -> int:
     dst_sql = _checksum_sql(
         quote_ident(spec.shadow), [_comparable(f"src.{quote_ident(c)}", types[c]) for c, _ in columns]
     )
-    for attempt in range(1, 6):
-        try:
-            session.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            (src_count, src_sum), (dst_count, dst_sum) = session.query(src_sql)[0], session.query(dst_sql)[0]
-            session.commit()
-            break
-        except pymysql.err.MySQLError as exc:
-            session.rollback()
-            if errno_of(exc) not in RETRYABLE or attempt == 5:
-                raise
+    (src_count, src_sum), (dst_count, dst_sum) = retry_transaction(
+        session,
+        lambda: (session.query(src_sql)[0], session.query(dst_sql)[0]),
+        what=f"verifying the copy of {spec.table}",
+        attempts=5,
+        start="START TRANSACTION WITH CONSISTENT SNAPSHOT",
+    )
     if (src_count, src_sum) != (dst_count, dst_sum):
         raise PreconditionError(
             f"verification of the copy of {spec.table} failed: {src_count} rows (checksum {src_sum}) "
@@ -541,7 +508,7 @@ def verify_copy(session: Session, spec: CopySpec, source: list[str]) -> int:
 
 def _finish_after_swap(session: Session, spec: CopySpec, sent: list[str]) -> None:
     statements = _swap_statements(spec)[1:]
-    if not _table_exists(session, spec.old):
+    if not table_exists(session, spec.old):
         statements = [s for s in statements if not s.sql.startswith("DROP TABLE")]
     _execute_ddl(session, spec, statements, sent)
     session.execute(f"DELETE FROM {STATE_TABLE} WHERE table_name = %s", (spec.table,))

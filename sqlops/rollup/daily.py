@@ -19,14 +19,11 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import pymysql
-
 from sqlops.config import Config
-from sqlops.db import RETRYABLE, Session, connect, errno_of, lock_name, named_lock, quote_ident
+from sqlops.db import Session, connect, lock_name, named_lock, quote_ident, retry_transaction, utc_now
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
 from sqlops.plan import Plan, Statement
@@ -145,29 +142,6 @@ def _progress(session: Session, target: str) -> int:
     return int(value or 0)
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _transaction(session: Session, what: str, work: Callable[[], T]) -> T:
-    """Run `work` in one transaction, retrying deadlocks and lock-wait timeouts."""
-    delay = 0.2
-    for attempt in range(1, 9):
-        try:
-            session.begin()
-            result = work()
-            session.commit()
-            return result
-        except pymysql.err.MySQLError as exc:
-            session.rollback()
-            if errno_of(exc) not in RETRYABLE or attempt == 8:
-                raise
-            log.warning("%s: %s; retrying (%d/8)", what, exc.args[1], attempt)
-            time.sleep(delay)
-            delay = min(delay * 2, 5)
-    raise AssertionError("unreachable")
-
-
 def _isolation(session: Session) -> None:
     # READ COMMITTED: locking reads take record locks only, so a chunk never blocks the
     # writer's inserts above it. Statement-based binary logging refuses INSERT ... SELECT in
@@ -207,10 +181,10 @@ def refresh_daily(
             (last, cap, max(1, chunk_rows) - 1),
         )
         upper = int(upper_rows[0][0]) if upper_rows else cap
-        read = _transaction(
+        read = retry_transaction(
             session,
-            f"rollup of ids {last}..{upper}",
             functools.partial(_add_chunk, session, source, target, last, upper),
+            what=f"rollup of ids {last}..{upper}",
         )
         outcome.rows_read += read
         outcome.chunks += 1
@@ -227,7 +201,7 @@ def _add_chunk(session: Session, source: str, target: str, low: int, high: int) 
     src = quote_ident(source)
     rows = int(session.scalar(f"SELECT COUNT(*) FROM {src} WHERE {_RANGE} LOCK IN SHARE MODE", (low, high)))
     session.execute(merge_sql(source, target, _RANGE), (low, high))
-    now = _utcnow()
+    now = utc_now()
     session.execute(
         f"INSERT INTO {PROGRESS} (rollup_table, source_table, last_id, rows_read, updated_at) "
         "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE source_table = %s, last_id = %s, "
@@ -283,10 +257,10 @@ def _rebuild_days(
         if stop is not None and stop.is_set():
             outcome.stopped = True
             break
-        _transaction(
+        retry_transaction(
             session,
-            f"recompute {day}",
             functools.partial(_rebuild_day, session, source, target, day, last_id),
+            what=f"recompute {day}",
         )
         day += dt.timedelta(days=1)
         days += 1

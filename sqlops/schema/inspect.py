@@ -8,6 +8,16 @@ from sqlops.db import Session
 from sqlops.schema.definitions import normalise_type
 
 
+def table_exists(session: Session, name: str) -> bool:
+    return bool(
+        session.scalar(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s",
+            (name,),
+        )
+    )
+
+
 def existing_tables(session: Session) -> set[str]:
     rows = session.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
     return {r[0] for r in rows}
