@@ -9,6 +9,7 @@ import traceback
 import click
 import pymysql
 
+from sqlops.cli import advise as advise_cmd  # noqa: F401  (registers `sqlops advise`)
 from sqlops.cli import (  # noqa: F401  (registers the groups)
     config_cmd,
     ingest,

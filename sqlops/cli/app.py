@@ -38,6 +38,12 @@ class AppContext:
             self.overrides[dotted] = value
             self._loaded = None
 
+    def use_dsn(self, dsn: str | None) -> None:
+        """A command's own `--dsn` (e.g. `advise --dsn URL`): the same as the global option."""
+        if dsn:
+            self.dsn = dsn
+            self._loaded = None
+
     def server_configured(self) -> bool:
         """True when any connection setting was given (flag, env, file), not just defaults."""
         loaded = self.loaded()

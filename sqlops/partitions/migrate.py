@@ -88,7 +88,7 @@ class MigrateAnalysis:
 
     @property
     def size_bytes(self) -> int:
-        return self.live.data_bytes
+        return self.live.size_bytes
 
 
 def _probe(table: str) -> CopySpec:

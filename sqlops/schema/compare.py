@@ -115,5 +115,5 @@ def compare_columns(expected: TableDef, live: LiveTable) -> list[ColumnDiff]:
 
 def missing_indexes(expected: TableDef, live: LiveTable) -> list[tuple[str, tuple[str, ...]]]:
     """Expected secondary keys whose columns no live index starts with."""
-    have = [*live.indexes.values(), live.primary_key]
+    have = [*live.key_columns.values(), live.primary_key]
     return [(name, cols) for name, cols in expected.indexes if not any(h[: len(cols)] == cols for h in have)]

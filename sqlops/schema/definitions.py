@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from sqlops.db import quote_ident
 from sqlops.resources import sql_text
+from sqlops.schema.model import normalise_type
 
 ACCESS_LOG_FILE = "access_log.sql"
 STATE_FILE = "sqlops_state.sql"
@@ -49,15 +50,6 @@ class TableDef:
 
 
 _CREATE = re.compile(r"(CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+)`?[A-Za-z0-9_$]+`?", re.IGNORECASE)
-_INT_WIDTH = re.compile(r"\b(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)")
-
-
-def normalise_type(column_type: str) -> str:
-    """Compare types across flavours: MariaDB shows `bigint(20) unsigned`, MySQL 8 shows
-    `bigint unsigned`; sqlglot prints `DECIMAL(15, 3)`."""
-    text = " ".join(column_type.lower().replace(", ", ",").split())
-    text = _INT_WIDTH.sub(r"\1", text)
-    return text.replace("integer", "int")
 
 
 def parse_file(name: str) -> tuple[TableDef, ...]:

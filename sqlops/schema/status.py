@@ -76,7 +76,7 @@ class SchemaStatus:
                 charset=a.charset,
                 partitioned=a.live.partitioned,
                 estimated_rows=a.live.estimated_rows,
-                size_bytes=a.live.data_bytes,
+                size_bytes=a.live.size_bytes,
                 rows_without_epoch=a.null_epoch_rows if a.adds_date_day else None,
                 unfinished_online_copy=a.unfinished_copy,
             )
@@ -96,7 +96,7 @@ class SchemaStatus:
             lines.append(f"table {self.table}: MISSING")
         else:
             lines.append(
-                f"table {self.table}: ~{a.live.estimated_rows} rows, {a.live.data_bytes / 2**20:.1f} MiB, "
+                f"table {self.table}: ~{a.live.estimated_rows} rows, {a.live.size_bytes / 2**20:.1f} MiB, "
                 f"charset {a.charset}, primary key ({', '.join(a.live.primary_key)})"
                 + (", partitioned" if a.live.partitioned else "")
             )

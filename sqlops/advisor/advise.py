@@ -1,0 +1,220 @@
+"""`advise`: from workload classes and a schema model to a ranked AdviceReport.
+
+analyse every class -> index candidates per table access -> workload-wide selection under a
+per-table budget -> rewrites -> redundant (and, with a server, unused) indexes -> optionally
+verified on a scratch copy (advisor.verify). Pure except for the optional session.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from sqlops.advisor.analyze import analyse_class
+from sqlops.advisor.candidates import Candidate, candidates_for, lookup_sides
+from sqlops.advisor.merge import DEFAULT_BUDGET, select_indexes
+from sqlops.advisor.model import (
+    AdviceReport,
+    DropAdvice,
+    QueryAnalysis,
+    RewriteAdvice,
+    Unanalysed,
+    WorkloadClass,
+)
+from sqlops.advisor.redundant import redundant_indexes
+from sqlops.schema.model import Schema, Table
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AdviseOptions:
+    budget: int = DEFAULT_BUDGET  # new indexes per table
+    max_columns: int = 5
+    # Tables with fewer rows (when known) are read whole in microseconds: no index advice.
+    min_rows: int = 1000
+    # A class that examines at most this many rows per execution (when the log says) is fine.
+    cheap_rows: int = 100
+    log_table: str = "access_log"
+    rollup_table: str = "access_log_daily"
+    flavour: str | None = None  # "mariadb" | "mysql": which DDL spelling (IGNORED/INVISIBLE)
+
+
+def advise(
+    classes: Sequence[WorkloadClass],
+    schema: Schema,
+    options: AdviseOptions | None = None,
+    progress: Progress | None = None,
+) -> AdviceReport:
+    opts = options or AdviseOptions()
+    say = progress or (lambda _m: None)
+    by_id = {c.id: c for c in classes}
+    say(f"analysing {len(classes)} classes")
+    analyses = [analyse_class(c, schema) for c in classes]
+    unanalysed = tuple(
+        Unanalysed(a.class_id, by_id[a.class_id].fingerprint, a.error) for a in analyses if a.error
+    )
+    heavy = heavy_write_tables(classes, analyses, schema, opts.log_table)
+    schema = with_sizes_from_log(schema, classes, analyses)
+    candidates: list[Candidate] = []
+    notes: list[str] = []
+    unknown: Counter[str] = Counter()
+    for analysis in analyses:
+        cls = by_id[analysis.class_id]
+        if analysis.error or not analysis.accesses or _cheap(cls, opts):
+            continue
+        candidates.extend(_class_candidates(analysis, schema, opts, heavy, unknown))
+    for name, n in unknown.most_common():
+        notes.append(
+            f"table {name} (read by {n} class(es)) is not in the schema ({schema.origin}): no advice for it"
+        )
+    say(f"{len(candidates)} index candidates; merging across the workload")
+    selection = select_indexes(candidates, schema.tables, by_id, budget=opts.budget, heavy_write_tables=heavy)
+    over: dict[str, list[str]] = {}
+    for a in selection.over_budget:
+        over.setdefault(a.table, []).append(f"({', '.join(a.columns)})")
+    for table_name, shapes in over.items():
+        notes.append(
+            f"{len(shapes)} more index(es) on {table_name} are over the budget of {opts.budget}: "
+            f"{'; '.join(shapes[:5])}{' …' if len(shapes) > 5 else ''} (raise --budget to rank them)"
+        )
+    rewrites = _rewrites(classes, schema, opts)
+    drops = _drops(schema, opts, classes, analyses)
+    return AdviceReport(
+        schema_origin=schema.origin,
+        flavour=opts.flavour,
+        classes=tuple(classes),
+        analyses=tuple(analyses),
+        indexes=selection.indexes,
+        rewrites=tuple(rewrites),
+        drops=tuple(drops),
+        unanalysed=unanalysed,
+        notes=tuple(notes),
+    )
+
+
+def with_sizes_from_log(
+    schema: Schema, classes: Sequence[WorkloadClass], analyses: Sequence[QueryAnalysis]
+) -> Schema:
+    """Row counts for tables the schema has none for (DDL files): a class that reads one table
+    with no index (the slow log's not-using-indexes flag) examines the whole table each time,
+    so its rows examined per execution is the table's size."""
+    by_id = {c.id: c for c in classes}
+    sizes: dict[str, int] = {}
+    for a in analyses:
+        c = by_id[a.class_id]
+        if len(a.accesses) != 1 or not c.not_using_indexes or not c.rows_examined or not c.count:
+            continue
+        name = a.accesses[0].table
+        sizes[name] = max(sizes.get(name, 0), c.rows_examined // c.count)
+    tables = dict(schema.tables)
+    changed = False
+    for name, rows in sizes.items():
+        t = schema.table(name)
+        if t is not None and t.rows is None:
+            tables[t.name] = replace(t, rows=rows)
+            changed = True
+    return replace(schema, tables=tables) if changed else schema
+
+
+def _cheap(cls: WorkloadClass, opts: AdviseOptions) -> bool:
+    """The log shows the class already reads few rows per execution: an index cannot help much."""
+    if cls.rows_examined is None or cls.count == 0:
+        return False
+    per_exec = cls.rows_examined / cls.count
+    sent = (cls.rows_sent or 0) / cls.count
+    return per_exec <= max(opts.cheap_rows, 2 * sent)
+
+
+def _class_candidates(
+    analysis: QueryAnalysis,
+    schema: Schema,
+    opts: AdviseOptions,
+    heavy: Mapping[str, str],
+    unknown: Counter[str],
+) -> list[Candidate]:
+    out: list[Candidate] = []
+    tables: dict[str, Table] = {}
+    for a in analysis.accesses:
+        t = schema.table(a.table)
+        if t is None:
+            unknown[a.table] += 1
+        else:
+            tables[a.table] = t
+    # Group accesses by scope: the analysis lists them scope by scope; lookup sides are per scope.
+    scopes: list[list] = []
+    for a in analysis.accesses:
+        if not scopes or len(scopes[-1]) >= scopes[-1][0].scope_tables:
+            scopes.append([])
+        scopes[-1].append(a)
+    for scope in scopes:
+        lookups = lookup_sides([a for a in scope if a.table in tables], tables)
+        for access in scope:
+            table = tables.get(access.table)
+            if table is None or (table.rows is not None and table.rows < opts.min_rows):
+                continue
+            out.extend(
+                candidates_for(
+                    access,
+                    table,
+                    analysis.class_id,
+                    lookup_side=access.alias in lookups,
+                    heavy_writes=table.name in heavy,
+                    max_columns=opts.max_columns,
+                )
+            )
+    return out
+
+
+def heavy_write_tables(
+    classes: Sequence[WorkloadClass], analyses: Sequence[QueryAnalysis], schema: Schema, log_table: str
+) -> dict[str, str]:
+    """Tables written all day: the Squid log table, and tables the workload inserts into a lot."""
+    out: dict[str, str] = {}
+    log = schema.table(log_table)
+    if log is not None:
+        out[log.name] = "the Squid logging daemon inserts every request"
+    by_id = {c.id: c for c in classes}
+    total = sum(c.count for c in classes) or 1
+    import re
+
+    for a in analyses:
+        if a.statement_kind not in ("insert", "replace"):
+            continue
+        cls = by_id[a.class_id]
+        m = re.match(
+            r"\s*(?:INSERT|REPLACE)\s+(?:LOW_PRIORITY\s+|DELAYED\s+|IGNORE\s+)*(?:INTO\s+)?`?([\w$]+)`?",
+            cls.example,
+            re.I,
+        )
+        if m and schema.table(m.group(1)) is not None and (cls.count >= 1000 or cls.count / total >= 0.2):
+            name = schema.table(m.group(1)).name  # type: ignore[union-attr]
+            out.setdefault(name, f"{cls.count} inserts in the workload")
+    return out
+
+
+def _rewrites(classes: Sequence[WorkloadClass], schema: Schema, opts: AdviseOptions) -> list[RewriteAdvice]:
+    try:
+        from sqlops.advisor.rewrites import rewrite_advice
+    except ImportError:  # pragma: no cover - the module ships with sqlops
+        return []
+    out: list[RewriteAdvice] = []
+    for c in classes:
+        out.extend(rewrite_advice(c, schema, rollup_table=opts.rollup_table, log_table=opts.log_table))
+    weight = {c.id: c.total_time for c in classes}
+    out.sort(key=lambda r: (-weight.get(r.class_id, 0.0), r.kind))
+    return out
+
+
+def _drops(
+    schema: Schema, opts: AdviseOptions, classes: Sequence[WorkloadClass], analyses: Sequence[QueryAnalysis]
+) -> list[DropAdvice]:
+    out: list[DropAdvice] = []
+    for table in schema.tables.values():
+        out.extend(redundant_indexes(table, opts.flavour))
+    return out
+
+
+def with_unused(report: AdviceReport, unused: list[DropAdvice]) -> AdviceReport:
+    return replace(report, drops=report.drops + tuple(unused))
