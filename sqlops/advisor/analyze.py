@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.optimizer.merge_subqueries import merge_subqueries
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import MappingSchema
 
 from sqlops.advisor.model import Finding, QueryAnalysis, TableAccess, WorkloadClass
 from sqlops.schema.model import Schema
@@ -151,26 +152,69 @@ def _unnest(node: exp.Expr) -> tuple[exp.Expr, list[exp.Expr]]:
     return node, outer
 
 
-def prepare(sql: str, schema: Schema) -> tuple[exp.Expr, exp.Expr, list[Finding]]:
-    """(parsed statement, qualified read part, findings seen before qualification)."""
+def prepare(sql: str, schema: Schema) -> tuple[str, exp.Expr | None, list[Finding]]:
+    """(statement kind, qualified read part or None, findings seen before qualification).
+
+    The tree is changed in place (no copies: at 10,000 classes a deep copy per class costs
+    seconds); the rare fallback parses the statement again instead."""
     tree = parse_statement(sql)
+    kind = statement_kind(tree)
     read = read_part(tree)
     if read is None:
-        return tree, tree, []
-    read = expand_views(flatten_join_parens(read.copy()), schema)
+        return kind, None, []
+    read = expand_views(flatten_join_parens(read), schema)
     # DML's read part is a synthetic SELECT *: only a real one is worth a finding.
-    early = _star_findings(read, schema) if read is not None and statement_kind(tree) == "select" else []
+    early = _star_findings(read, schema) if kind == "select" else []
+    if _qualify_single_table(read, schema):
+        return kind, read, early
     try:
-        qualified = _qualify(read.copy(), sqlglot_schema(schema))
+        qualified = _qualify(read, mapping_schema(schema))
     except sqlglot.errors.OptimizeError:
         # A column the schema does not know (an outdated DDL file): resolve what can be
         # resolved without types; unknown columns simply give no candidates.
-        qualified = _qualify(read, {})
-    qualified = merge_subqueries(qualified)
-    return tree, qualified, early
+        again = read_part(parse_statement(sql))
+        assert again is not None
+        qualified = _qualify(expand_views(flatten_join_parens(again), schema), {})
+    return kind, merge_subqueries(qualified), early
 
 
-def _qualify(tree: exp.Expr, schema: dict[str, object]) -> exp.Expr:
+def _qualify_single_table(read: exp.Expr, schema: Schema) -> bool:
+    """The fast path for the common case — one known table, no join, no subquery, no CTE:
+    every column of that table is its column. sqlglot's qualify does the same in ~1 ms per
+    statement, which is a third of the analysis time on a 10,000-class workload."""
+    if not isinstance(read, exp.Select) or read.args.get("joins") or read.args.get("with_"):
+        return False
+    from_ = read.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table):
+        return False
+    table = schema.table(from_.this.name)
+    if (
+        table is None
+        or any(True for _ in read.find_all(exp.Subquery))
+        or len(list(read.find_all(exp.Select))) > 1
+    ):
+        return False
+    alias = from_.this.alias_or_name
+    names = {c.name.lower() for c in table.columns}
+    for col in read.find_all(exp.Column):
+        if not col.table and not col.is_star and col.name.lower() in names:
+            col.set("table", exp.to_identifier(alias))
+    return True
+
+
+_MAPPING_CACHE: list[tuple[Schema, MappingSchema]] = []
+
+
+def mapping_schema(schema: Schema) -> MappingSchema:
+    """sqlglot's schema object for ours, built once per Schema (building it is ~3 ms)."""
+    if _MAPPING_CACHE and _MAPPING_CACHE[0][0] is schema:
+        return _MAPPING_CACHE[0][1]
+    built = MappingSchema(sqlglot_schema(schema), dialect="mysql")
+    _MAPPING_CACHE[:] = [(schema, built)]
+    return built
+
+
+def _qualify(tree: exp.Expr, schema: MappingSchema | dict[str, object]) -> exp.Expr:
     return qualify(
         tree,
         schema=schema,
@@ -183,7 +227,7 @@ def _qualify(tree: exp.Expr, schema: dict[str, object]) -> exp.Expr:
 
 def analyse_class(cls: WorkloadClass, schema: Schema) -> QueryAnalysis:
     try:
-        tree, read, early = prepare(cls.example, schema)
+        kind, read, early = prepare(cls.example, schema)
     except (
         sqlglot.errors.SqlglotError,
         RecursionError,
@@ -193,8 +237,11 @@ def analyse_class(cls: WorkloadClass, schema: Schema) -> QueryAnalysis:
         TypeError,
     ) as exc:
         return QueryAnalysis(cls.id, "other", None, error=_parse_error(exc))
-    kind = statement_kind(tree)
-    if read is tree and kind not in ("select",):
+    if read is None:
+        if kind == "other":
+            word = (cls.example.split() or ["?"])[0].upper()
+            why = f"{word} statements are not analysed (no table access the advisor can see)"
+            return QueryAnalysis(cls.id, kind, None, error=why)
         return QueryAnalysis(cls.id, kind, None)  # INSERT ... VALUES: nothing read
     accesses: list[TableAccess] = []
     findings: list[Finding] = list(early)
@@ -212,7 +259,10 @@ def analyse_class(cls: WorkloadClass, schema: Schema) -> QueryAnalysis:
         TypeError,
     ) as exc:
         return QueryAnalysis(cls.id, kind, None, error=_parse_error(exc))
-    return QueryAnalysis(cls.id, kind, read.sql("mysql"), tuple(accesses), tuple(_unique(findings)))
+    # The read part's SQL is kept for DML only (a SELECT's is the example itself): generating
+    # SQL for every class would cost a few ms each.
+    read_sql = read.sql("mysql") if kind != "select" else cls.example
+    return QueryAnalysis(cls.id, kind, read_sql, tuple(accesses), tuple(_unique(findings)))
 
 
 def _parse_error(exc: BaseException) -> str:
@@ -577,7 +627,15 @@ def _resolve_alias(node: exp.Expr, select: exp.Select) -> exp.Expr:
 
 def _selected(select: exp.Select, reader: _ScopeReader) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
+    for projection in select.expressions:  # an unexpanded `*` / `t.*` reads every column
+        if isinstance(projection, exp.Star):
+            for alias in reader.tables:
+                out.setdefault(alias, []).append("*")
+        elif isinstance(projection, exp.Column) and projection.is_star and projection.table in reader.tables:
+            out.setdefault(projection.table, []).append("*")
     for col in select.find_all(exp.Column):
+        if col.is_star:
+            continue
         if col.table in reader.tables and col.find_ancestor(exp.Select) is select:
             names = out.setdefault(col.table, [])
             if col.name not in names:

@@ -159,7 +159,12 @@ def select_indexes(
     chosen: dict[str, list[_Chosen]] = {}
     for c in remaining:
         per_table = chosen.setdefault(c.table, [])
-        target = next((ch for ch in per_table if _try_merge(ch, c)), None)
+        # Only an index whose first column is one of the candidate's columns can serve it or
+        # grow into it; checking just those keeps 10,000 classes fast.
+        wanted = {col.lower() for col in c.columns}
+        target = next(
+            (ch for ch in per_table if ch.parts[0].column.lower() in wanted and _try_merge(ch, c)), None
+        )
         if target is None:
             target = _Chosen(c.table, list(c.parts), c.n_equality)
             per_table.append(target)
@@ -188,8 +193,9 @@ def _fold_prefixes(per_table: list[_Chosen]) -> None:
     i = 0
     while i < len(per_table):
         a = per_table[i]
+        first = {p.column.lower() for p in a.parts[: max(a.free, 1)]}
         for b in per_table:
-            if b is a or len(b.parts) < len(a.parts):
+            if b is a or len(b.parts) < len(a.parts) or b.parts[0].column.lower() not in first:
                 continue
             if served_by(Candidate(a.table, tuple(a.parts), a.free, "", ""), b.parts):
                 for cid in a.classes:

@@ -173,3 +173,15 @@ def test_unique_only_constraint_is_never_proposed() -> None:
         "CREATE TABLE t (id INT PRIMARY KEY, a INT, b INT, UNIQUE KEY u_a (a), KEY k_ab (a, b))"
     )
     assert redundant_indexes(schema.table("t"), "mysql") == []
+
+
+def test_covering_only_when_the_statement_names_few_columns() -> None:
+    covering = run(wc("a", "SELECT COUNT(*), SUM(time_response) FROM users_log WHERE 1"))
+    assert covering.indexes == ()
+    schema = parse_ddl_text(
+        "CREATE TABLE t (id INT PRIMARY KEY, a INT, b INT, c INT, d TEXT) ENGINE=InnoDB AUTO_INCREMENT=100000"
+    )
+    r = run(wc("a", "SELECT b FROM t WHERE a = 1"), schema=schema)
+    assert shapes(r) == [("t", ("a", "b"))]  # a covering (a, b): the statement reads no row
+    r = run(wc("a", "SELECT * FROM t WHERE a = 1"), schema=schema)
+    assert shapes(r) == [("t", ("a",))]  # SELECT * cannot be covered
