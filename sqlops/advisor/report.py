@@ -262,7 +262,7 @@ def _drop_json(d: DropAdvice) -> dict[str, Any]:
 
 def report_json(report: AdviceReport) -> dict[str, Any]:
     return {
-        "version": JSON_VERSION,
+        "schema_version": JSON_VERSION,
         "schema": report.schema_origin,
         "flavour": report.flavour,
         "classes": [

@@ -405,7 +405,7 @@ def referenced_tables(select: exp.Expr) -> tuple[str, ...]:
     """Tables a query reads, in order of appearance, without its own CTE names."""
     ctes = {c.alias_or_name.lower() for c in select.find_all(exp.CTE)}
     out: list[str] = []
-    for t in select.find_all(exp.Table):
+    for t in select.find_all(exp.Table, bfs=False):  # depth first: the order they are written in
         name = t.name
         if name and name.lower() not in ctes and name not in out:
             out.append(name)
