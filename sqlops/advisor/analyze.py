@@ -174,7 +174,13 @@ def prepare(sql: str, schema: Schema) -> tuple[str, exp.Expr | None, list[Findin
         # resolved without types; unknown columns simply give no candidates.
         again = read_part(parse_statement(sql))
         assert again is not None
-        qualified = _qualify(expand_views(flatten_join_parens(again), schema), {})
+        again = expand_views(flatten_join_parens(again), schema)
+        try:
+            qualified = _qualify(again.copy(), {})
+        except sqlglot.errors.OptimizeError:
+            # Tables the schema does not have at all: keep the statement unqualified; its
+            # tables are still reported (as not in the schema), their columns give nothing.
+            return kind, again, early
     return kind, merge_subqueries(qualified), early
 
 
@@ -196,9 +202,15 @@ def _qualify_single_table(read: exp.Expr, schema: Schema) -> bool:
         return False
     alias = from_.this.alias_or_name
     names = {c.name.lower() for c in table.columns}
+    # ORDER BY / GROUP BY / HAVING name a select-list alias before a column of the same name
+    # (`SUM(bytes) AS bytes ... ORDER BY bytes` sorts by the sum): leave those to the alias.
+    aliases = {p.alias.lower() for p in read.expressions if isinstance(p, exp.Alias)}
     for col in read.find_all(exp.Column):
-        if not col.table and not col.is_star and col.name.lower() in names:
-            col.set("table", exp.to_identifier(alias))
+        if col.table or col.is_star or col.name.lower() not in names:
+            continue
+        if col.name.lower() in aliases and col.find_ancestor(exp.Order, exp.Group, exp.Having) is not None:
+            continue
+        col.set("table", exp.to_identifier(alias))
     return True
 
 

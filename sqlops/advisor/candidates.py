@@ -30,6 +30,9 @@ LONG_STRING_CHARS = 255
 PREFIX_STEPS = (8, 16, 32, 64, 128, 255)
 # A prefix is good enough when it tells apart this share of the distinct values.
 PREFIX_SELECTIVITY = 0.95
+# A column with at most this many distinct values (measured or guessed: tinyint(1), enum)
+# does not make an index on its own.
+LOW_CARDINALITY = 10
 # Names that suggest a column with few distinct values (offline, without statistics).
 _LOW_CARDINALITY_HINTS = (
     "status",
@@ -52,6 +55,7 @@ class Candidate:
     n_equality: int  # the first n parts are equality columns: their order is free for the query
     class_id: str
     purpose: str  # "filter", "filter+range", "filter+sort", "filter+group", "join", "covering"
+    n_key: int | None = None  # covering candidates: parts after the first n_key are only read
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -78,6 +82,8 @@ def candidates_for(
 
     def make(columns: list[str], n_eq: int, purpose: str) -> None:
         columns = _without_implicit_pk(columns, n_eq, table)
+        if columns and all(_distinct_estimate(table, c) <= LOW_CARDINALITY for c in columns):
+            return  # an index on flags alone (deleted, active, blocked) rarely beats a scan
         parts = _parts(columns[:max_columns], table, access)
         if parts and not any(c.parts == parts for c in out):
             out.append(Candidate(table.name, parts, min(n_eq, len(parts)), class_id, purpose))
@@ -120,7 +126,9 @@ def _distinct_estimate(table: Table, column: str) -> float:
         return 0.0
     if col.auto_increment:
         return 1e12
-    if col.base_type in ("enum", "set", "bit") or col.type.startswith(("tinyint(1)", "char(1)")):
+    if col.base_type in ("enum", "set", "bit") or col.raw_type.lower().startswith(
+        ("tinyint(1)", "char(1)", "bool")
+    ):
         return 10.0
     name = col.name.lower()
     if any(h in name for h in _LOW_CARDINALITY_HINTS):
@@ -172,7 +180,7 @@ def _add_covering(out: list[Candidate], access: TableAccess, table: Table, max_c
     if any(c is None or _needs_prefix(c) or c.is_text_or_blob for c in cols):
         return
     parts = base.parts + tuple(IndexPart(c) for c in extra)
-    out.append(Candidate(table.name, parts, base.n_equality, base.class_id, "covering"))
+    out.append(Candidate(table.name, parts, base.n_equality, base.class_id, "covering", len(base.parts)))
 
 
 def _needs_prefix(column: Column) -> bool:

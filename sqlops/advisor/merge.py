@@ -37,8 +37,14 @@ class _Chosen:
 
 
 def served_by(candidate: Candidate, index_parts: Sequence[IndexPart]) -> bool:
-    """The index's leading parts are the candidate's parts, equality columns in any order,
-    with prefixes at least as long as the candidate's."""
+    """The index's leading parts are the candidate's key parts, equality columns in any order,
+    with prefixes at least as long as the candidate's; a covering candidate's extra columns
+    may be anywhere in the index (they are only read from it)."""
+    if candidate.n_key is not None and candidate.n_key < len(candidate.parts):
+        key = Candidate(candidate.table, candidate.parts[: candidate.n_key], candidate.n_equality, "", "")
+        whole = {p.column.lower() for p in index_parts if p.prefix is None}
+        extras = {p.column.lower() for p in candidate.parts[candidate.n_key :]}
+        return served_by(key, index_parts) and extras <= whole
     n = len(candidate.parts)
     if len(index_parts) < n:
         return False

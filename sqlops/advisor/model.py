@@ -99,6 +99,7 @@ class Measurement:
     plan_key: str | None  # the index EXPLAIN chose for the advised table (None = full scan)
     plan_access: str | None  # access type (ALL, ref, range, index...)
     rows_returned: int = 0
+    analyze: str = ""  # MariaDB ANALYZE FORMAT=JSON / MySQL EXPLAIN ANALYZE output (one run)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sqlops.cli.app import AppContext, cli
@@ -20,6 +22,14 @@ from sqlops.querylog.digest import SORT_KEYS
 )
 @click.option(
     "--from-server", is_flag=True, help="Read performance_schema digests of the --dsn server instead."
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="DIR|FILE",
+    help="Application code (.php/.inc/.phtml, .pl/.pm/.cgi, .py, .sql) to read SQL from; repeat for "
+    "several; alone, or with --log to add an application-SQL section.",
 )
 @click.option(
     "--top", type=click.IntRange(min=0), default=None, help="Classes to show [default: 20, or digest.top]."
@@ -53,6 +63,7 @@ def digest(
     app: AppContext,
     logs: tuple[str, ...],
     from_server: bool,
+    sources: tuple[str, ...],
     top: int | None,
     sort: str | None,
     log_type: str,
@@ -67,7 +78,14 @@ def digest(
     rows sent/examined/affected, bytes, databases, users, hosts, not-using-indexes flag,
     worst example). Skipped input is listed with file:line.
 
+    With --source, SQL statements are read out of PHP, Perl and Python code and .sql files
+    (constants and concatenation resolved, variables as ? placeholders) and grouped into the
+    same classes, each with its file:line locations; statements that cannot be completed
+    statically are listed with the reason.
+
     Example: sqlops digest --log /var/log/mysql/slow.log --top 10 --sort avg
+
+    Example: sqlops digest --source /var/www/admin --log slow.log --format json
     """
     from sqlops.querylog.reader import ReadOptions, digest_logs
     from sqlops.querylog.render import report_json, report_text
@@ -75,11 +93,19 @@ def digest(
     settings = app.config.digest
     top = settings.top if top is None else top
     sort = settings.sort if sort is None else sort
-    if from_server == bool(logs):
+    if (from_server and logs) or not (from_server or logs or sources):
         raise UsageError(
-            "give either --log FILE (one or more) or --from-server",
-            fix="sqlops digest --log slow.log   or   sqlops --dsn mysql://user@host/ digest --from-server",
+            "give either --log FILE (one or more) or --from-server, and/or --source DIR",
+            fix="sqlops digest --log slow.log   or   sqlops --dsn mysql://user@host/ digest --from-server"
+            "   or   sqlops digest --source /var/www/app",
         )
+    application = _application_sql(sources, top, fmt) if sources else None
+    if not (logs or from_server):
+        if fmt == "json":
+            emit_json({"application_sql": application})
+        else:
+            click.echo(application, nl=False)
+        return 0
     if from_server:
         from sqlops.db import describe_target
         from sqlops.querylog.perfschema import read_digest_table
@@ -94,7 +120,25 @@ def digest(
         )
         report = digest_logs(list(logs), options, sort)
     if fmt == "json":
-        emit_json(report_json(report, top))
+        data = report_json(report, top)
+        if application is not None:
+            data["application_sql"] = application
+        emit_json(data)
     else:
         click.echo(report_text(report, top), nl=False)
+        if application is not None:
+            click.echo("")
+            click.echo(application, nl=False)
     return 0
+
+
+def _application_sql(sources: tuple[str, ...], top: int, fmt: str) -> Any:
+    """The --source section: a JSON object or the text block (read before the logs, so a
+    missing source path fails fast)."""
+    from sqlops.advisor.sources import scan_sources
+    from sqlops.advisor.sources.classes import source_classes
+    from sqlops.advisor.sources.render import source_json, source_text
+
+    scan = scan_sources(list(sources))
+    classes = source_classes(scan)
+    return source_json(scan, classes, top) if fmt == "json" else source_text(scan, classes, top)

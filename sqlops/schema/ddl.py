@@ -311,7 +311,7 @@ def _column(item: exp.ColumnDef) -> tuple[Column, Index | None]:
             length=length_of(raw),
             charset=charset,
             auto_increment=auto,
-            raw_type=raw,
+            raw_type=" ".join(type_sql.lower().split()),
         ),
         key,
     )

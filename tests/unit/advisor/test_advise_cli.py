@@ -138,3 +138,20 @@ def test_statements_that_are_not_analysed_are_listed_with_a_reason(
     (bad,) = data["unanalysed"]
     assert "cannot parse" in bad["reason"]
     assert [tuple(p["column"] for p in a["parts"]) for a in data["indexes"]] == [("http_username",)]
+
+
+def test_advice_from_application_source(capsys: pytest.CaptureFixture[str]) -> None:
+    """SQL read out of the PHP/Perl/Python samples, against their (hand-written) schema."""
+    data = advise_json(capsys, "--source", str(DATA / "source"), "--schema", str(DATA / "source-schema.sql"))
+    by_id = {c["id"]: c for c in data["classes"]}
+    assert all(c["origins"] == ["source"] and c["locations"] for c in data["classes"])
+    invoices = [a for a in data["indexes"] if a["table"] == "invoices"]
+    assert any(a["columns"][0] == "customer_id" for a in invoices)
+    for a in data["indexes"]:
+        for cid in a["classes"]:
+            assert ":" in by_id[cid]["locations"][0]  # file:line of the statement it serves
+    # A flag column alone (proxy_hosts.blocked, tinyint(1)) makes no index.
+    assert not any(a["table"] == "proxy_hosts" for a in data["indexes"])
+    # Statements that cannot be completed statically are reported with their reason.
+    assert any("table name comes from variable $table" in n for n in data["notes"])
+    assert any(n.startswith("php/customers.php:") for n in data["notes"])
