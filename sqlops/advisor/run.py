@@ -195,10 +195,16 @@ def _verify(
         sample_rows=request.verify_rows,
         progress=progress,
     )
+    notes = list(result.notes)
+    for r in result.dropped_rewrites:
+        why = r.evidence.note if r.evidence else "it did not return the same rows"
+        notes.append(f"rewrite [{r.kind}] of class {r.class_id} dropped: {why}")
+    for class_id, why in sorted(result.unverifiable.items()):
+        notes.append(f"class {class_id} was not measured: {why}")
     return replace(
         report,
         indexes=tuple(result.indexes),
         rejected=tuple(result.rejected),
         rewrites=tuple(result.rewrites),
-        notes=report.notes + tuple(getattr(result, "notes", ())),
+        notes=report.notes + tuple(notes),
     )

@@ -17,12 +17,7 @@ from sqlops.querylog.digest import DigestReport, QueryClass
 def from_digest(report: DigestReport) -> list[WorkloadClass]:
     kinds = {s.kind for s in report.sources}
     origin = ", ".join(sorted(k for k in kinds if k)) or "log"
-    out = []
-    for c in report.classes:
-        if c.example is None:
-            continue
-        out.append(_from_class(c, origin))
-    return out
+    return [_from_class(c, origin) for c in report.classes]
 
 
 def _from_class(c: QueryClass, origin: str) -> WorkloadClass:
@@ -31,12 +26,15 @@ def _from_class(c: QueryClass, origin: str) -> WorkloadClass:
     sent = c.metric("rows_sent")
     databases = sorted(c.databases.items(), key=lambda kv: -kv[1])
     example = c.example
-    assert example is not None
+    # performance_schema on MariaDB (and MySQL without a sample) gives only the digest text:
+    # its `?` placeholders are analysed like SQL from source code (`IN (?+)` as one value).
+    sql = example.sql if example is not None else c.fingerprint.replace("(?+)", "(?)")
+    database = example.database if example is not None else None
     return WorkloadClass(
         id=c.id,
         fingerprint=c.fingerprint,
-        example=example.sql,
-        database=example.database or (databases[0][0] if databases else None),
+        example=sql,
+        database=database or (databases[0][0] if databases else None),
         count=c.count,
         total_time=qt.total if qt else 0.0,
         rows_examined=int(examined.total) if examined else None,

@@ -89,3 +89,30 @@ def test_apply_adds_the_indexes_and_a_second_run_proposes_nothing_new(capsys, re
     served_before = {c for a in before["indexes"] for c in a["classes"]}
     served_again = {c for a in after["indexes"] for c in a["classes"]}
     assert not (served_before & served_again), after["indexes"]
+
+
+def test_verify_keeps_only_measured_gains(capsys, reports) -> None:
+    data = advise_json(capsys, reports, "--verify", "--verify-rows", "20000")
+    assert data["indexes"], data["notes"]
+    measured = [a for a in data["indexes"] if a["evidence"]["verified"]]
+    assert measured
+    for a in measured:
+        ev = a["evidence"]
+        assert (
+            ev["helps"] and ev["scratch_rows"]["access_log"] > 0
+            if a["table"] == "access_log"
+            else ev["helps"]
+        )
+        before = sum(c["before"]["rows_examined"] for c in ev["classes"])
+        after = sum(c["after"]["rows_examined"] for c in ev["classes"])
+        faster = any(c["after"]["seconds"] < c["before"]["seconds"] for c in ev["classes"])
+        assert after < before or faster
+    for a in data["rejected"]:
+        assert a["evidence"]["verified"] and not a["evidence"]["helps"] and a["evidence"]["note"]
+    with reports.connect() as session:  # the scratch schema is gone, the real tables untouched
+        names = {r[0] for r in session.query("SHOW DATABASES")}
+        assert not any(n.startswith("sqlops_scratch") for n in names)
+        assert {i.name for i in inspect_schema(session).table("access_log").indexes} == {
+            "PRIMARY",
+            "idx_date_day",
+        }

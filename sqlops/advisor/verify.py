@@ -1,0 +1,809 @@
+"""Proof for the advice (`sqlops advise --verify`): measure it on a scratch copy, keep what helps.
+
+Nothing here touches the real tables except to read them. For each table an advice touches (and
+every table and view the affected statements read, so joins and views work) a scratch schema
+``sqlops_scratch_<random>`` gets ``CREATE TABLE ... LIKE`` and a copy of the rows — the whole
+table up to `sample_rows`, else a sample spread over the whole table (``WHERE RAND() < f``; a
+sampled big table joined to fully copied small tables keeps its joins). Views are recreated
+over the scratch tables; triggers are not copied (``LIKE`` copies neither triggers nor foreign
+keys). The scratch tables are analysed, the statements run with the scratch schema as default
+database, and the scratch schema is dropped at the end — also after an error or Ctrl-C.
+
+Each affected class is measured **before** (the copy as it is) and **after** (the advised index
+added to the scratch copy, each index alone, then all of a table's indexes together):
+``EXPLAIN FORMAT=JSON`` (chosen key and access type for the advised table, see
+:mod:`sqlops.advisor.verify_explain`), then the statement executed `runs` times: rows examined is
+the sum of the session's ``Handler_read_first/key/last/next/prev/rnd/rnd_next`` deltas (the same
+measure on both servers), time the best run. MariaDB ``ANALYZE FORMAT=JSON`` / MySQL
+``EXPLAIN ANALYZE`` runs once afterwards and its text is kept on the measurement.
+
+An index is kept when, weighted by the classes' total time (or count), rows examined or time drop
+to at most 90 % and no served class got more than 10 % (and 2 ms) slower. A time difference only
+counts when the work changed (another plan or other rows examined): the same plan reading the
+same rows is the same query, and a difference in its time is noise.
+
+Rewrites run original and rewritten on the scratch data; the results are compared as multisets of
+rows — in order only when the original has ORDER BY and no LIMIT (with a LIMIT, ties may be cut
+differently by two correct plans, so order is not compared; neither is it when there is no ORDER
+BY). A rewrite whose results differ is dropped with the reason. Rewrites with
+``equivalent=False`` are measured but not compared; ``claims_speedup=False`` ones pass unmeasured.
+
+DML (UPDATE/DELETE/INSERT ... SELECT) is measured through its read part, never executed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pymysql
+import sqlglot
+
+from sqlops.advisor.model import (
+    ClassEvidence,
+    Evidence,
+    IndexAdvice,
+    Measurement,
+    RewriteAdvice,
+    WorkloadClass,
+)
+from sqlops.advisor.verify_explain import choose, parse_plan
+from sqlops.advisor.verify_sql import (
+    Prepared,
+    Slot,
+    Unverifiable,
+    aliases_of,
+    fill,
+    has_order_without_limit,
+    prepare_statement,
+    retarget,
+)
+from sqlops.db import Session, connect, errno_of, qualified, quote_ident
+from sqlops.errors import PreconditionError, UsageError
+from sqlops.plan import Plan, Statement, execute, tag
+from sqlops.schema.model import IndexPart, Schema
+
+log = logging.getLogger("sqlops.advisor.verify")
+
+JOB = "advise-verify"
+HANDLERS = (
+    "Handler_read_first",
+    "Handler_read_key",
+    "Handler_read_last",
+    "Handler_read_next",
+    "Handler_read_prev",
+    "Handler_read_rnd",
+    "Handler_read_rnd_next",
+)
+GAIN = 0.9  # keep an index when rows examined or time fall to at most this fraction
+SLOWER = 1.10  # a served class more than 10 % slower is a regression ...
+FLOOR = 0.002  # ... and only when it is also this many seconds slower (noise on sub-ms queries)
+STATEMENT_SECONDS = 300  # cap per measured statement on the scratch copy
+LOOSE_SQL_MODE = "NO_ENGINE_SUBSTITUTION"  # copying legacy rows (zero dates) into LIKE copies
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    indexes: tuple[IndexAdvice, ...]  # kept: helps=True, or verified=False when it could not be measured
+    rejected: tuple[IndexAdvice, ...]  # measured and no gain or a regression (Evidence.note says which)
+    rewrites: tuple[RewriteAdvice, ...]  # kept (evidence attached when measured)
+    dropped_rewrites: tuple[RewriteAdvice, ...]  # results differed on the scratch copy (Evidence.note)
+    scratch_schema: str  # "" when nothing needed a scratch schema
+    notes: tuple[str, ...] = ()
+    scratch_rows: Mapping[str, int] = field(default_factory=dict)  # table -> rows copied
+    unverifiable: Mapping[str, str] = field(default_factory=dict)  # class id -> why it was not measured
+
+
+def verify_advice(
+    session: Session,
+    schema: Schema,
+    classes: Mapping[str, WorkloadClass],
+    indexes: Sequence[IndexAdvice],
+    rewrites: Sequence[RewriteAdvice],
+    *,
+    sample_rows: int = 100_000,
+    runs: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> VerifyResult:
+    """Measure every index and rewrite on a scratch copy; see the module docstring."""
+    real_db = session.database or session.scalar("SELECT DATABASE()")
+    if not real_db:
+        raise UsageError(
+            "verify needs the application's database",
+            why="the session has no default database",
+            fix="put the database in the DSN: mysql://user@host/squid",
+        )
+    measurable = [r for r in rewrites if _measurable(r)]
+    if not indexes and not measurable:
+        return VerifyResult((), (), tuple(rewrites), (), "", ("nothing to verify",))
+    verifier = _Verifier(session, schema, classes, str(real_db), max(1, sample_rows), max(1, runs), progress)
+    with verifier.scratch():
+        return verifier.run(indexes, rewrites)
+
+
+def _measurable(r: RewriteAdvice) -> bool:
+    return r.rewritten is not None and r.claims_speedup
+
+
+@dataclass
+class _Run:
+    """One statement executed and measured."""
+
+    measurement: Measurement
+    rows: list[tuple[Any, ...]]
+
+
+class _Verifier:
+    def __init__(
+        self,
+        session: Session,
+        schema: Schema,
+        classes: Mapping[str, WorkloadClass],
+        real_db: str,
+        sample_rows: int,
+        runs: int,
+        progress: Callable[[str], None] | None,
+    ) -> None:
+        self.session = session
+        self.schema = schema
+        self.classes = classes
+        self.real_db = real_db
+        self.sample_rows = sample_rows
+        self.runs = runs
+        self.say = progress or (lambda _m: None)
+        self.name = "sqlops_scratch_" + secrets.token_hex(4)
+        self.copied: dict[str, int] = {}  # real table name -> rows copied
+        self.views: dict[str, Any] = {}  # view name -> parsed body (for EXPLAIN aliases)
+        self.notes: list[str] = []
+        self.unverifiable: dict[str, str] = {}
+        self.overhead: dict[str, int] = {}
+        self.values: dict[Slot, list[Any]] = {}
+
+    # ---------------------------------------------------------------- scratch schema lifecycle
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[None]:
+        previous_db = self.session.scalar("SELECT DATABASE()")
+        saved = self._save_variables()
+        created = False
+        try:
+            self.say(f"verify: creating scratch schema {self.name}")
+            try:
+                self._ddl(f"CREATE DATABASE {quote_ident(self.name)}", "scratch schema for advise --verify")
+            except Exception as exc:
+                raise PreconditionError(
+                    f"cannot create the scratch schema {self.name}",
+                    why=str(exc).splitlines()[0],
+                    fix="--verify needs CREATE and DROP on `sqlops_scratch_%` databases: "
+                    "GRANT ALL ON `sqlops\\_scratch\\_%`.* TO the sqlops user",
+                ) from exc
+            created = True
+            yield
+        finally:
+            if created:
+                self._drop_scratch()
+            with contextlib.suppress(Exception):
+                self._restore_variables(saved, previous_db)
+
+    def _drop_scratch(self) -> None:
+        self.say(f"verify: dropping scratch schema {self.name}")
+        try:
+            self._ddl(f"DROP DATABASE IF EXISTS {quote_ident(self.name)}", "drop the scratch schema", True)
+            return
+        except BaseException as exc:  # a Ctrl-C mid-query leaves the pinned connection unusable
+            log.warning(
+                "dropping %s on the verify session failed (%s); using a new connection", self.name, exc
+            )
+        try:
+            other = connect(self.session.settings, with_database=False)
+        except Exception as exc:
+            log.error("scratch schema %s is left behind (%s): DROP DATABASE it by hand", self.name, exc)
+            return
+        try:
+            with contextlib.suppress(pymysql.MySQLError):
+                other.execute(f"KILL QUERY {int(self.session.connection_id)}")
+            other.execute("SET SESSION lock_wait_timeout = 60")
+            other.execute(tag(JOB, f"DROP DATABASE IF EXISTS {quote_ident(self.name)}"))
+        except Exception as exc:
+            log.error("scratch schema %s is left behind (%s): DROP DATABASE it by hand", self.name, exc)
+        finally:
+            other.close()
+
+    def _save_variables(self) -> dict[str, Any]:
+        names = ["sql_mode", "foreign_key_checks"]
+        names.append("max_statement_time" if self.session.info.is_mariadb else "max_execution_time")
+        saved: dict[str, Any] = {}
+        for name in names:
+            with contextlib.suppress(pymysql.MySQLError):
+                saved[name] = self.session.scalar(f"SELECT @@SESSION.{name}")
+        return saved
+
+    def _restore_variables(self, saved: Mapping[str, Any], previous_db: str | None) -> None:
+        for name, value in saved.items():
+            with contextlib.suppress(pymysql.MySQLError):
+                self.session.execute(f"SET SESSION {name} = %s", (value,))
+        if previous_db:
+            self.session.execute(f"USE {quote_ident(previous_db)}")
+
+    def _ddl(self, sql: str, reason: str, destructive: bool = False) -> None:
+        plan = Plan(JOB, self.name, (Statement(sql, reason, destructive=destructive),))
+        execute(self.session, plan, allow_destructive=destructive)
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self, indexes: Sequence[IndexAdvice], rewrites: Sequence[RewriteAdvice]) -> VerifyResult:
+        prepared: dict[str, Prepared] = {}
+        wanted_ids = list(dict.fromkeys(c for i in indexes for c in i.classes))
+        for cid in wanted_ids:
+            p = self._prepare_class(cid)
+            if p is not None:
+                prepared[cid] = p
+        rewrite_sql: dict[int, tuple[Prepared, Prepared] | str] = {}
+        for n, r in enumerate(rewrites):
+            if not _measurable(r):
+                continue
+            try:
+                rewrite_sql[n] = (self._prepare(r.original), self._prepare(r.rewritten or ""))
+            except Unverifiable as exc:
+                rewrite_sql[n] = str(exc)
+
+        sources: list[str] = [i.table for i in indexes] + [r.table for r in rewrites if _measurable(r)]
+        for p in prepared.values():
+            sources.extend(p.sources)
+        for pair in rewrite_sql.values():
+            if not isinstance(pair, str):
+                sources.extend(pair[0].sources + pair[1].sources)
+        self._build(sources)
+        self._set_measuring_session()
+
+        for cid, p in list(prepared.items()):
+            try:
+                self._fill(p)
+            except Unverifiable as exc:
+                self._unverifiable(cid, str(exc))
+                del prepared[cid]
+
+        kept, rejected = self._verify_indexes(indexes, prepared)
+        kept_rw, dropped_rw = self._verify_rewrites(rewrites, rewrite_sql, indexes)
+        return VerifyResult(
+            tuple(kept),
+            tuple(rejected),
+            tuple(kept_rw),
+            tuple(dropped_rw),
+            self.name,
+            tuple(self.notes),
+            dict(self.copied),
+            dict(self.unverifiable),
+        )
+
+    def _unverifiable(self, cid: str, why: str) -> None:
+        self.unverifiable[cid] = why
+        self.notes.append(f"class {cid}: not measured: {why}")
+        self.say(f"verify: class {cid} not measured: {why}")
+
+    def _prepare(self, sql: str) -> Prepared:
+        return prepare_statement(sql, self.schema, self.real_db, self.name)
+
+    def _prepare_class(self, cid: str) -> Prepared | None:
+        cls = self.classes.get(cid)
+        if cls is None:
+            self._unverifiable(cid, "the class is not in the workload given to verify")
+            return None
+        try:
+            return self._prepare(cls.example)
+        except Unverifiable as exc:
+            self._unverifiable(cid, str(exc))
+            return None
+
+    # ---------------------------------------------------------------- building the copy
+
+    def _build(self, sources: Sequence[str]) -> None:
+        tables: list[str] = []
+        views: list[str] = []
+
+        def visit(name: str, depth: int = 0) -> None:
+            table = self.schema.table(name)
+            if table is not None:
+                if table.name not in tables:
+                    tables.append(table.name)
+                return
+            view = self.schema.view(name)
+            if view is None or view.name in views or depth > 16:
+                return
+            for base in view.base_tables:
+                visit(base, depth + 1)
+            views.append(view.name)  # after its bases: creation order
+
+        for name in sources:
+            visit(name)
+        self.session.execute("SET SESSION sql_mode = %s", (LOOSE_SQL_MODE,))
+        self.session.execute("SET SESSION foreign_key_checks = 0")
+        for name in tables:
+            self._copy_table(name)
+        self.session.execute(f"USE {quote_ident(self.name)}")
+        for name in views:
+            self._create_view(name)
+        if tables:
+            self.session.query(
+                tag(JOB, "ANALYZE TABLE " + ", ".join(qualified(self.name, t) for t in tables))
+            )
+
+    def _copy_table(self, name: str) -> None:
+        table = self.schema.table(name)
+        estimate = table.rows if table is not None and table.rows else 0
+        if not estimate:
+            estimate = int(
+                self.session.scalar(
+                    "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                    (self.real_db, name),
+                )
+                or 0
+            )
+        self._ddl(
+            f"CREATE TABLE {qualified(self.name, name)} LIKE {qualified(self.real_db, name)}",
+            f"scratch copy of {name}",
+        )
+        columns = [
+            quote_ident(r[0])
+            for r in self.session.query(
+                "SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                (self.real_db, name),
+            )
+            if not re.search(r"GENERATED|VIRTUAL|STORED|PERSISTENT", str(r[1] or ""), re.I)
+        ]
+        cols = ", ".join(columns)
+        source = qualified(self.real_db, name)
+        if estimate <= self.sample_rows:
+            where, how = "", "whole table"
+        else:
+            fraction = self.sample_rows / estimate
+            where, how = (
+                f" WHERE RAND() < {fraction:.8f}",
+                f"sample of about {self.sample_rows} of ~{estimate}",
+            )
+        self.say(f"verify: copying {name} ({how})")
+        self.session.execute(
+            tag(JOB, f"INSERT INTO {qualified(self.name, name)} ({cols}) SELECT {cols} FROM {source}{where}")
+        )
+        self.copied[name] = int(
+            self.session.scalar(f"SELECT COUNT(*) FROM {qualified(self.name, name)}") or 0
+        )
+
+    def _create_view(self, name: str) -> None:
+        view = self.schema.view(name)
+        assert view is not None
+        algorithm = ""
+        with contextlib.suppress(pymysql.MySQLError, IndexError):
+            create = str(self.session.query(f"SHOW CREATE VIEW {qualified(self.real_db, name)}")[0][1])
+            m = re.search(r"\bALGORITHM\s*=\s*(MERGE|TEMPTABLE)\b", create, re.I)
+            algorithm = f"ALGORITHM={m.group(1).upper()} " if m else ""
+        bodies: list[str] = []
+        try:
+            tree = sqlglot.parse_one(view.sql, read="mysql")
+            retarget(tree, self.real_db, self.name)
+            bodies.append(tree.sql(dialect="mysql"))
+            self.views[name] = tree
+        except sqlglot.errors.SqlglotError:
+            pass
+        # The servers print definitions fully qualified with backticks: a textual retarget is the
+        # fallback when sqlglot cannot reproduce the definition faithfully.
+        bodies.append(view.sql.replace(quote_ident(self.real_db) + ".", quote_ident(self.name) + "."))
+        error: BaseException | None = None
+        for body in bodies:
+            try:
+                self._ddl(
+                    f"CREATE {algorithm}VIEW {qualified(self.name, name)} AS {body}",
+                    f"view {name} over the scratch tables",
+                )
+                return
+            except Exception as exc:
+                error = exc
+        self.notes.append(f"view {name} could not be recreated on the scratch copy: {error}")
+
+    def _set_measuring_session(self) -> None:
+        saved_mode = "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION"
+        with contextlib.suppress(pymysql.MySQLError):
+            saved_mode = str(self.session.scalar("SELECT @@GLOBAL.sql_mode"))
+        # The application's statements run under the server's sql_mode, not our copy's loose one.
+        self.session.execute("SET SESSION sql_mode = %s", (saved_mode,))
+        if self.session.info.is_mariadb:
+            with contextlib.suppress(pymysql.MySQLError):
+                self.session.execute("SET SESSION query_cache_type = OFF")
+            self.session.execute(f"SET SESSION max_statement_time = {STATEMENT_SECONDS}")
+        else:
+            self.session.execute(f"SET SESSION max_execution_time = {STATEMENT_SECONDS * 1000}")
+        first = self._handlers()
+        second = self._handlers()
+        self.overhead = {k: second[k] - first[k] for k in HANDLERS}
+
+    # ---------------------------------------------------------------- placeholders
+
+    def _fill(self, p: Prepared) -> None:
+        if p.slots:
+            fill(p, self._value)
+
+    def _value(self, slot: Slot, n: int) -> Any:
+        if slot not in self.values:
+            col = quote_ident(slot.column)
+            try:
+                rows = self.session.query(
+                    tag(
+                        JOB,
+                        f"SELECT {col} FROM {qualified(self.name, slot.source)} WHERE {col} IS NOT NULL "
+                        f"GROUP BY {col} ORDER BY COUNT(*) DESC, {col} LIMIT 8",
+                    )
+                )
+            except pymysql.MySQLError as exc:
+                raise Unverifiable(f"no value for {slot.source}.{slot.column}: {exc.args[-1]}") from None
+            if not rows:
+                raise Unverifiable(f"the scratch copy of {slot.source} has no value in {slot.column}")
+            self.values[slot] = [r[0] for r in rows]
+        values = self.values[slot]
+        return values[n % len(values)]
+
+    # ---------------------------------------------------------------- measuring
+
+    def _handlers(self) -> dict[str, int]:
+        rows = self.session.query("SHOW SESSION STATUS LIKE 'Handler_read%'")
+        got = {str(k): int(v) for k, v in rows}
+        return {k: got.get(k, 0) for k in HANDLERS}
+
+    def _aliases(self, p: Prepared, table: str) -> set[str]:
+        return aliases_of(table, [p.tree, *self.views.values()])
+
+    def _measure(self, p: Prepared, table: str, prefer_key: str | None = None) -> _Run:
+        sql = p.sql()
+        try:
+            explain = str(self.session.scalar(tag(JOB, "EXPLAIN FORMAT=JSON " + sql)) or "")
+            examined = 0
+            best = math.inf
+            result: list[tuple[Any, ...]] = []
+            for attempt in range(self.runs):
+                h0 = self._handlers()
+                started = time.perf_counter()
+                rows = self.session.query(tag(JOB, sql))
+                seconds = time.perf_counter() - started
+                h1 = self._handlers()
+                if attempt == 0:
+                    examined = sum(max(0, h1[k] - h0[k] - self.overhead.get(k, 0)) for k in HANDLERS)
+                    result = rows
+                best = min(best, seconds)
+        except pymysql.MySQLError as exc:
+            raise Unverifiable(
+                f"the server refused it on the scratch copy: ({errno_of(exc)}) {exc.args[-1]}"
+            ) from None
+        analyze = self._analyze(sql)
+        node = choose(parse_plan(explain), table, self._aliases(p, table), prefer_key)
+        measurement = Measurement(
+            rows_examined=examined,
+            seconds=best,
+            plan_key=node.key if node else None,
+            plan_access=node.access if node else None,
+            rows_returned=len(result),
+            analyze=analyze,
+        )
+        return _Run(measurement, result)
+
+    def _analyze(self, sql: str) -> str:
+        head = "ANALYZE FORMAT=JSON " if self.session.info.is_mariadb else "EXPLAIN ANALYZE "
+        try:
+            rows = self.session.query(tag(JOB, head + sql))
+        except pymysql.MySQLError as exc:
+            return f"({head.strip()} failed: {exc.args[-1]})"
+        return "\n".join(str(r[0]) for r in rows)
+
+    def _scratch_rows_for(
+        self, cids: Sequence[str], prepared: Mapping[str, Prepared], table: str
+    ) -> dict[str, int]:
+        names = {table.lower()}
+        for cid in cids:
+            p = prepared.get(cid)
+            if p is None:
+                continue
+            for s in p.sources:
+                names.update(t.lower() for t in self.schema.base_tables(s))
+        return {t: n for t, n in self.copied.items() if t.lower() in names}
+
+    # ---------------------------------------------------------------- indexes
+
+    def _add_index(self, table: str, name: str, parts: Sequence[IndexPart], unique: bool) -> None:
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        cols = ", ".join(p.sql() for p in parts)
+        self._ddl(
+            f"ALTER TABLE {qualified(self.name, table)} ADD {kind} {quote_ident(name)} ({cols})",
+            f"advised index {name} on the scratch copy of {table}",
+        )
+        self.session.query(tag(JOB, f"ANALYZE TABLE {qualified(self.name, table)}"))
+
+    def _drop_index(self, table: str, name: str) -> None:
+        self._ddl(
+            f"ALTER TABLE {qualified(self.name, table)} DROP INDEX {quote_ident(name)}",
+            f"remove advised index {name} from the scratch copy",
+            True,
+        )
+
+    def _verify_indexes(
+        self, indexes: Sequence[IndexAdvice], prepared: dict[str, Prepared]
+    ) -> tuple[list[IndexAdvice], list[IndexAdvice]]:
+        before: dict[str, Measurement] = {}
+        for cid in list(dict.fromkeys(c for i in indexes for c in i.classes)):
+            p = prepared.get(cid)
+            if p is None:
+                continue
+            table = next(i.table for i in indexes if cid in i.classes)
+            self.say(f"verify: measuring class {cid} before")
+            try:
+                before[cid] = self._measure(p, table).measurement
+            except Unverifiable as exc:
+                self._unverifiable(cid, str(exc))
+                del prepared[cid]
+
+        kept: list[IndexAdvice] = []
+        rejected: list[IndexAdvice] = []
+        by_table: dict[str, list[IndexAdvice]] = {}
+        for idx in indexes:
+            by_table.setdefault(idx.table.lower(), []).append(idx)
+        for group in by_table.values():
+            for idx in group:
+                evidence = self._verify_index(idx, prepared, before)
+                (kept if evidence.helps or not evidence.verified else rejected).append(
+                    replace(idx, evidence=evidence)
+                )
+            if len(group) > 1:
+                self._together(group, prepared, before)
+        order = {id(i): n for n, i in enumerate(indexes)}
+        kept.sort(key=lambda i: order.get(id(i), 0))
+        return kept, rejected
+
+    def _verify_index(
+        self, idx: IndexAdvice, prepared: Mapping[str, Prepared], before: Mapping[str, Measurement]
+    ) -> Evidence:
+        served = [c for c in idx.classes if c in prepared and c in before]
+        rows = self._scratch_rows_for(idx.classes, prepared, idx.table)
+        missing = [c for c in idx.classes if c not in served]
+        if self.schema.table(idx.table) is None or idx.table.lower() not in {t.lower() for t in self.copied}:
+            return Evidence(
+                False, False, (), rows, f"not measured: table {idx.table} is not in the scratch copy"
+            )
+        if not served:
+            why = "; ".join(f"{c}: {self.unverifiable.get(c, 'not measurable')}" for c in missing)
+            return Evidence(False, False, (), rows, f"not measured: no served class could run ({why})")
+        self.say(f"verify: measuring {idx.name} on {idx.table} ({len(served)} class(es))")
+        try:
+            self._add_index(idx.table, idx.name, idx.parts, idx.unique)
+        except Exception as exc:
+            return Evidence(True, False, (), rows, f"the server refused the index on the scratch copy: {exc}")
+        evidence: list[ClassEvidence] = []
+        try:
+            for cid in served:
+                try:
+                    after = self._measure(prepared[cid], idx.table, idx.name).measurement
+                except Unverifiable as exc:
+                    self.notes.append(f"class {cid} with {idx.name}: {exc}")
+                    continue
+                evidence.append(ClassEvidence(cid, prepared[cid].sql(), before[cid], after))
+        finally:
+            self._drop_index(idx.table, idx.name)
+        if not evidence:
+            return Evidence(False, False, (), rows, "not measured: the statements failed with the index")
+        helps, note = self._judge(evidence)
+        if missing:
+            note += f"; {len(missing)} served class(es) not measured"
+        return Evidence(True, helps, tuple(evidence), rows, note)
+
+    def _together(
+        self,
+        group: Sequence[IndexAdvice],
+        prepared: Mapping[str, Prepared],
+        before: Mapping[str, Measurement],
+    ) -> None:
+        table = group[0].table
+        served = list(dict.fromkeys(c for i in group for c in i.classes if c in prepared and c in before))
+        if not served:
+            return
+        names = [i.name for i in group]
+        self.say(f"verify: measuring {', '.join(names)} together on {table}")
+        added: list[str] = []
+        try:
+            for idx in group:
+                try:
+                    self._add_index(idx.table, idx.name, idx.parts, idx.unique)
+                    added.append(idx.name)
+                except Exception as exc:
+                    self.notes.append(f"{table}: {idx.name} could not be added with the others: {exc}")
+            evidence = []
+            for cid in served:
+                with contextlib.suppress(Unverifiable):
+                    evidence.append(
+                        ClassEvidence(
+                            cid,
+                            prepared[cid].sql(),
+                            before[cid],
+                            self._measure(prepared[cid], table).measurement,
+                        )
+                    )
+            if evidence:
+                helps, note = self._judge(evidence)
+                self.notes.append(
+                    f"{table}: {' + '.join(added)} together: {note}"
+                    + ("" if helps else " (no combined gain)")
+                )
+        finally:
+            for name in added:
+                self._drop_index(table, name)
+
+    def _weight(self, cid: str) -> float:
+        cls = self.classes.get(cid)
+        if cls is None:
+            return 1.0
+        return cls.total_time if cls.total_time > 0 else float(max(cls.count, 1))
+
+    def _judge(self, evidence: Sequence[ClassEvidence]) -> tuple[bool, str]:
+        total = sum(self._weight(e.class_id) for e in evidence) or 1.0
+        rows_ratio = 0.0
+        time_ratio = 0.0
+        regressions: list[str] = []
+        for e in evidence:
+            b, a = e.before, e.after
+            w = self._weight(e.class_id) / total
+            same_work = (b.plan_key, b.plan_access, b.rows_examined) == (
+                a.plan_key,
+                a.plan_access,
+                a.rows_examined,
+            )
+            r = (
+                a.rows_examined / b.rows_examined
+                if b.rows_examined
+                else (1.0 if not a.rows_examined else 2.0)
+            )
+            t = 1.0 if same_work or abs(a.seconds - b.seconds) < FLOOR else a.seconds / max(b.seconds, 1e-9)
+            rows_ratio += w * r
+            time_ratio += w * t
+            if not same_work and a.seconds > b.seconds * SLOWER and a.seconds - b.seconds > FLOOR:
+                regressions.append(f"class {e.class_id} {_ms(b.seconds)} → {_ms(a.seconds)}")
+        b_rows = sum(e.before.rows_examined for e in evidence)
+        a_rows = sum(e.after.rows_examined for e in evidence)
+        b_time = sum(e.before.seconds for e in evidence)
+        a_time = sum(e.after.seconds for e in evidence)
+        plans = "; ".join(f"{e.class_id}: {_plan(e.before)} → {_plan(e.after)}" for e in evidence[:3]) + (
+            " …" if len(evidence) > 3 else ""
+        )
+        summary = (
+            f"rows examined {b_rows:,} → {a_rows:,}{_factor(b_rows, a_rows)}, best time {_ms(b_time)} → "
+            f"{_ms(a_time)} over {len(evidence)} class{'es' if len(evidence) != 1 else ''} (EXPLAIN {plans})"
+        )
+        if regressions:
+            return False, "regression: " + ", ".join(regressions) + "; " + summary
+        if rows_ratio <= GAIN or time_ratio <= GAIN:
+            return True, summary
+        return False, "no gain: " + summary
+
+    # ---------------------------------------------------------------- rewrites
+
+    def _verify_rewrites(
+        self,
+        rewrites: Sequence[RewriteAdvice],
+        prepared: Mapping[int, tuple[Prepared, Prepared] | str],
+        indexes: Sequence[IndexAdvice],
+    ) -> tuple[list[RewriteAdvice], list[RewriteAdvice]]:
+        kept: list[RewriteAdvice] = []
+        dropped: list[RewriteAdvice] = []
+        for n, r in enumerate(rewrites):
+            pair = prepared.get(n)
+            if pair is None:
+                kept.append(r)
+                continue
+            if isinstance(pair, str):
+                self.notes.append(f"rewrite {r.kind} for class {r.class_id}: not measured: {pair}")
+                kept.append(replace(r, evidence=Evidence(False, False, note=f"not measured: {pair}")))
+                continue
+            evidence = self._verify_rewrite(r, pair, indexes)
+            if evidence.classes and evidence.classes[0].same_result is False:
+                dropped.append(replace(r, evidence=evidence))
+                self.say(f"verify: rewrite {r.kind} for class {r.class_id} dropped: {evidence.note}")
+            else:
+                kept.append(replace(r, evidence=evidence))
+        return kept, dropped
+
+    def _verify_rewrite(
+        self, r: RewriteAdvice, pair: tuple[Prepared, Prepared], indexes: Sequence[IndexAdvice]
+    ) -> Evidence:
+        original, rewritten = pair
+        rows = {t: n for t, n in self.copied.items() if t.lower() == r.table.lower()}
+        try:
+            self._fill(original)
+            self._fill(rewritten)
+        except Unverifiable as exc:
+            return Evidence(False, False, (), rows, f"not measured: {exc}")
+        notes: list[str] = []
+        added: str | None = None
+        if r.needs_index:
+            added, note = self._index_for(r, indexes)
+            if note:
+                notes.append(note)
+        self.say(f"verify: measuring rewrite {r.kind} for class {r.class_id}")
+        try:
+            try:
+                before = self._measure(original, r.table)
+                after = self._measure(rewritten, r.table, added)
+            except Unverifiable as exc:
+                return Evidence(False, False, (), rows, f"not measured: {exc}")
+        finally:
+            if added is not None:
+                self._drop_index(r.table, added)
+        same: bool | None = None
+        if r.equivalent:
+            same, why = _compare(before.rows, after.rows, has_order_without_limit(r.original))
+            if not same:
+                ce = ClassEvidence(r.class_id, rewritten.sql(), before.measurement, after.measurement, False)
+                return Evidence(True, False, (ce,), rows, f"dropped: {why}")
+        else:
+            notes.append("not result-compared: the rewrite changes the results on purpose")
+        ce = ClassEvidence(r.class_id, rewritten.sql(), before.measurement, after.measurement, same)
+        helps, summary = self._judge([ce])
+        if same:
+            notes.insert(0, "same result on the scratch copy")
+        return Evidence(True, helps, (ce,), rows, "; ".join([summary, *notes]))
+
+    def _index_for(self, r: RewriteAdvice, indexes: Sequence[IndexAdvice]) -> tuple[str | None, str]:
+        """Add the advised index the rewrite needs to the scratch copy (name, note)."""
+        need = [c.lower() for c in r.needs_index]
+        table = self.schema.table(r.table)
+        if table is not None and any(
+            i.usable_for_lookups and set(need) <= {c.lower() for c in i.columns[: len(need)]}
+            for i in table.indexes
+        ):
+            return None, ""
+        for idx in indexes:
+            if idx.table.lower() == r.table.lower() and set(need) <= {
+                c.lower() for c in idx.columns[: len(need)]
+            }:
+                try:
+                    self._add_index(idx.table, idx.name, idx.parts, idx.unique)
+                except Exception as exc:
+                    return None, f"advised index {idx.name} could not be added: {exc}"
+                return (
+                    idx.name,
+                    f"measured with advised index {idx.name} ({', '.join(idx.columns)}) on the copy",
+                )
+        return None, f"no index on ({', '.join(r.needs_index)}) exists or is advised: measured without one"
+
+
+def _compare(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], ordered: bool) -> tuple[bool, str]:
+    if len(a) != len(b):
+        return False, f"returned {len(b)} rows instead of {len(a)} on the scratch copy"
+    if ordered:
+        if a == b:
+            return True, ""
+        if Counter(a) == Counter(b):
+            return False, f"returned the same {len(a)} rows in another order (the original has ORDER BY)"
+    elif Counter(a) == Counter(b):
+        return True, ""
+    differ = sum((Counter(a) - Counter(b)).values())
+    return False, f"returned {differ} of {len(a)} rows different from the original on the scratch copy"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _factor(before: int, after: int) -> str:
+    if after and before >= after * 2:
+        return f" ({before / after:,.0f}× fewer)"
+    if not after and before:
+        return " (none)"
+    return ""
+
+
+def _plan(m: Measurement) -> str:
+    return f"{m.plan_access or '?'}" + (f" on {m.plan_key}" if m.plan_key else "")
