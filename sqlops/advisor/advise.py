@@ -179,23 +179,37 @@ def _class_candidates(
         if not scopes or len(scopes[-1]) >= scopes[-1][0].scope_tables:
             scopes.append([])
         scopes[-1].append(a)
+    shares = _time_shares(analysis, tables)
     for scope in scopes:
         lookups = lookup_sides([a for a in scope if a.table in tables], tables)
         for access in scope:
             table = tables.get(access.table)
             if table is None or (table.rows is not None and table.rows < opts.min_rows):
                 continue
-            out.extend(
-                candidates_for(
-                    access,
-                    table,
-                    analysis.class_id,
-                    lookup_side=access.alias in lookups,
-                    heavy_writes=table.name in heavy,
-                    max_columns=opts.max_columns,
-                )
+            found = candidates_for(
+                access,
+                table,
+                analysis.class_id,
+                lookup_side=access.alias in lookups,
+                heavy_writes=table.name in heavy,
+                max_columns=opts.max_columns,
             )
+            out.extend(replace(c, share=shares.get(table.name, 1.0)) for c in found)
     return out
+
+
+def _time_shares(analysis: QueryAnalysis, tables: Mapping[str, Table]) -> dict[str, float]:
+    """Which part of a join's time an index on each table can win back: its share of the rows
+    the statement reads (row counts when known, else an equal split). Without it, a lookup
+    index on a 10-row table would be ranked by the whole time of the scan it sits next to."""
+    names = list(dict.fromkeys(a.table for a in analysis.accesses if a.table in tables))
+    if len(names) <= 1:
+        return {}
+    rows = {n: tables[n].rows for n in names}
+    if all(r is not None for r in rows.values()) and sum(r or 0 for r in rows.values()) > 0:
+        total = float(sum(r or 0 for r in rows.values()))
+        return {n: max((r or 0) / total, 0.01) for n, r in rows.items()}
+    return dict.fromkeys(names, 1.0 / len(names))
 
 
 def heavy_write_tables(

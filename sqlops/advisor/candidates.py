@@ -56,6 +56,7 @@ class Candidate:
     class_id: str
     purpose: str  # "filter", "filter+range", "filter+sort", "filter+group", "join", "covering"
     n_key: int | None = None  # covering candidates: parts after the first n_key are only read
+    share: float = 1.0  # the part of the class's time an index on this table can win back
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -161,7 +161,7 @@ def select_indexes(
     # A class an existing index serves on a table needs nothing new there, even if it had
     # other candidates for that table (a covering or sort variant).
     remaining = [c for c in remaining if (c.class_id, c.table) not in served]
-    remaining.sort(key=lambda c: (-_weight(classes.get(c.class_id)), -len(c.parts), c.columns))
+    remaining.sort(key=lambda c: (-_weight(classes.get(c.class_id)) * c.share, -len(c.parts), c.columns))
     chosen: dict[str, list[_Chosen]] = {}
     for c in remaining:
         per_table = chosen.setdefault(c.table, [])
@@ -176,12 +176,12 @@ def select_indexes(
             per_table.append(target)
         if c.class_id not in target.classes:
             target.classes.append(c.class_id)
-            target.weight += _weight(classes.get(c.class_id))
+            target.weight += _weight(classes.get(c.class_id)) * c.share
         target.purposes.append(c.purpose)
     # A chosen index merged into another after both were created: fold exact prefixes.
     for per_table in chosen.values():
         _fold_prefixes(per_table)
-    kept: list[IndexAdvice] = []
+    kept: list[tuple[float, IndexAdvice]] = []
     over: list[IndexAdvice] = []
     for table_name, per_table in chosen.items():
         table = tables[table_name]
@@ -190,9 +190,13 @@ def select_indexes(
         for rank, ch in enumerate(per_table):
             advice = _advice(ch, table, classes, used_names, heavy.get(table.name))
             used_names.add(advice.name.lower())
-            (kept if rank < budget else over).append(advice)
-    kept.sort(key=lambda a: -a.served_time)
-    return Selection(tuple(kept), served, tuple(over))
+            if rank < budget:
+                kept.append((ch.weight, advice))
+            else:
+                over.append(advice)
+    # Ranked by the time each index can win back (a join's time split by the tables' rows).
+    kept.sort(key=lambda wa: (-wa[0], wa[1].table, wa[1].name))
+    return Selection(tuple(a for _, a in kept), served, tuple(over))
 
 
 def _fold_prefixes(per_table: list[_Chosen]) -> None:

@@ -52,9 +52,9 @@ def test_bundled_example_gives_index_advice(capsys: pytest.CaptureFixture[str]) 
                 assert p["prefix"]
     # The log table is written by the logging daemon all day: the cost is stated.
     assert all(a["write_cost"] for a in log_indexes)
-    # Ranked by the time of the classes served.
-    served = [a["served_time"] for a in data["indexes"]]
-    assert served == sorted(served, reverse=True)
+    # Ranked by the time they can win back: the log table's scans lead, not a lookup on a
+    # small side table that sits in the same joins.
+    assert data["indexes"][0]["table"] == "access_log"
     ids = {c["id"] for c in data["classes"]}
     assert all(set(a["classes"]) <= ids for a in data["indexes"])
 
