@@ -2,8 +2,8 @@
 
 Every sqlops session uses utf8mb4, a strict sql_mode, explicit timeouts and the configured time
 zone, so a row lands on the same day whichever process wrote it (DESIGN.md §4). Maintenance
-sessions also get a short ``lock_wait_timeout`` so that DDL gives up (and retries) instead of
-queueing every insert of the logging daemon behind a metadata lock.
+sessions also get a bounded ``lock_wait_timeout``; their DDL waits for metadata locks the way
+:class:`sqlops.plan.LockWait` says, so it never queues the logging daemon behind it for long.
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ class Session:
         self.raw = raw
         self.info = info
         self.settings = settings
+        # Which metadata-lock list the server offers (sqlops.mdl.lock_source), once known.
+        self.mdl_source: str | None = None
 
     @property
     def database(self) -> str:

@@ -1,18 +1,18 @@
 """Running partition maintenance for configured tables: what the CLI and the scheduler call.
 
-Each run: connect with a short ``lock_wait_timeout``, take the table's named lock (one
-partition job per table at a time), record the run in ``sqlops_job_runs``, *re-inspect under
-the lock*, plan, execute (DESIGN.md §3). A plan that cannot do everything safely (the catch-all
+Each run: take the table's named lock (one partition job per table at a time), record the run
+in ``sqlops_job_runs``, *re-inspect under the lock*, plan, execute (DESIGN.md §3) with a
+:class:`~sqlops.plan.LockWait`, so the DDL waits for open transactions without queueing the
+logger's inserts behind it. A plan that cannot do everything safely (the catch-all
 holds rows) executes what it can and then fails loudly, so cron mails it, the run is recorded
 as failed and `partition check` reports it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
@@ -22,7 +22,7 @@ from sqlops.jobruns import recorded_run
 from sqlops.online.copy import read_state
 from sqlops.partitions.inspect import inspect_partitions, server_today
 from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate
-from sqlops.plan import ExecutionResult, PlanExecutionError, execute
+from sqlops.plan import ExecutionResult, LockWait, PlanExecutionError, execute
 
 log = logging.getLogger("sqlops.partitions")
 
@@ -88,25 +88,6 @@ def plan_for(
     return plan_rotate(state, target.policy, day, split_catchall=split_catchall)
 
 
-@contextlib.contextmanager
-def ddl_lock_wait(session: Session, configured: int) -> Iterator[int]:
-    """Bound how long one partition DDL attempt can queue the writer behind it.
-
-    While an ALTER waits for its metadata lock, every new insert waits behind it. Measured on
-    MariaDB 10.11: partition DDL (REORGANIZE, DROP, CONVERT PARTITION) waits *twice*
-    ``lock_wait_timeout`` before failing with 1205 (MySQL 9.7: once), so on MariaDB the session
-    gets half the configured value; 0 means "do not wait" and the executor retries instead.
-    Yields the number of attempts the executor should make.
-    """
-    wait = configured // 2 if session.info.is_mariadb else max(1, configured)
-    previous = session.scalar("SELECT @@SESSION.lock_wait_timeout")
-    session.execute("SET SESSION lock_wait_timeout = %s", (wait,))
-    try:
-        yield 20 if wait == 0 else 8
-    finally:
-        session.execute("SET SESSION lock_wait_timeout = %s", (previous,))
-
-
 class RotateIncomplete(SqlopsError):
     """Rotate did what it safely could; something needs the admin (exit 1)."""
 
@@ -167,10 +148,12 @@ def run_rotate(
             outcome = RotateOutcome(where, rp, today=day)
             allow = target.policy.allow_destructive
             try:
-                with ddl_lock_wait(session, settings.lock_wait_timeout) as attempts:
-                    outcome.result = execute(
-                        session, rp.plan, allow_destructive=allow, attempts=attempts, first_delay=0.2
-                    )
+                outcome.result = execute(
+                    session,
+                    rp.plan,
+                    allow_destructive=allow,
+                    lock_wait=LockWait.for_tables(settings, target.table),
+                )
             except PlanExecutionError as exc:
                 outcome.result = exc.result
                 raise

@@ -272,7 +272,7 @@ def test_partition_ddl_behind_an_open_transaction_gives_up_quickly_and_retries(d
     assert "error" not in result, result
     assert result["outcome"].rotate_plan.created == ("p2026m02", "p2026m03")  # type: ignore[attr-defined]
     assert errors == []
-    # An insert waits at most one attempt's lock wait (1 s; MariaDB: none, see ddl_lock_wait)
+    # An insert waits at most one attempt's lock wait (database.ddl_lock_wait, see LockWait)
     # plus the ALTER's own run once it has the lock, never for the reader's whole transaction.
     ddl = max(e.seconds for e in result["outcome"].result.executed)  # type: ignore[attr-defined]
     assert max(waits) < 1.0 + ddl + 0.5, f"an insert waited {max(waits):.2f} s behind the ALTER ({ddl:.2f} s)"
