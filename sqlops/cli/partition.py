@@ -54,7 +54,7 @@ def migrate(
 
     Example: sqlops partition migrate --dry-run > migrate.sql
     """
-    from sqlops.partitions.migrate import JOB, migrate_table, plan_migrate_for
+    from sqlops.partitions.migrate import JOB, migrate_table, plan_abort_migrate_for, plan_migrate_for
     from sqlops.partitions.rotate import targets
     from sqlops.plan import render
 
@@ -62,13 +62,16 @@ def migrate(
     (target,) = targets(config, table or config.schema.table)
     if dry_run:
         with app.connect(maintenance=True) as session:
-            plan = plan_migrate_for(
-                session,
-                target,
-                config.database.time_zone,
-                method=method,  # type: ignore[arg-type]
-                keep_old=keep_old,
-            )
+            if abort:
+                plan = plan_abort_migrate_for(session, target)
+            else:
+                plan = plan_migrate_for(
+                    session,
+                    target,
+                    config.database.time_zone,
+                    method=method,  # type: ignore[arg-type]
+                    keep_old=keep_old,
+                )
         click.echo(render(plan), nl=False)
         return EXIT_OK
 
@@ -89,7 +92,9 @@ def migrate(
             progress=progress,
             before_alter=announce,
         )
-    if outcome.action == "aborted":
+    if outcome.action == "aborted" and not outcome.statements:
+        click.echo(f"partition migrate --abort: nothing to abort; no unfinished migrate of {target.table}")
+    elif outcome.action == "aborted":
         click.echo(
             f"partition migrate aborted: {len(outcome.statements)} statement(s); {target.table} is untouched"
         )

@@ -510,17 +510,35 @@ def _finish_after_swap(session: Session, spec: CopySpec, sent: list[str]) -> Non
 
 
 def _drop_copy_objects(session: Session, spec: CopySpec, sent: list[str]) -> None:
+    plan = plan_abort_online_copy(session, spec)
+    _execute_ddl(session, spec, list(plan.statements), sent)
+
+
+def plan_abort_online_copy(session: Session, spec: CopySpec) -> Plan:
+    """The statements that undo an unfinished copy, for the objects that exist (read-only)."""
+    triggers = _triggers_of(session, spec.table)
     statements = [
         Statement(f"DROP TRIGGER IF EXISTS {quote_ident(spec.trigger(e))}", "remove the mirror trigger")
         for e in ("ins", "upd", "del")
+        if spec.trigger(e) in triggers
     ]
-    statements.append(Statement(f"DROP TABLE IF EXISTS {quote_ident(spec.shadow)}", "remove the shadow"))
-    _execute_ddl(session, spec, statements, sent)
+    if table_exists(session, spec.shadow):
+        statements.append(Statement(f"DROP TABLE IF EXISTS {quote_ident(spec.shadow)}", "remove the shadow"))
+    state = read_state(session, spec.table)
+    notes: tuple[str, ...] = ()
+    if state is not None and state.phase == "swapped":
+        notes = (
+            f"the copy of {spec.table} was already swapped in: nothing to abort; run it again to finish",
+        )
+    elif not statements:
+        notes = (f"nothing to abort: no unfinished copy of {spec.table}",)
+    return Plan(spec.job, spec.table, tuple(statements), notes)
 
 
 def abort_online_copy(session: Session, spec: CopySpec) -> list[str]:
     """Undo an unfinished copy: drop the triggers and the shadow, forget the progress. The
-    original table is untouched. After the swap there is nothing to undo: finish instead."""
+    original table is untouched. After the swap there is nothing to undo: finish instead.
+    Returns the statements sent (none when there was nothing to undo)."""
     ensure_state_table(session, STATE_TABLE)
     state = read_state(session, spec.table)
     sent: list[str] = []

@@ -28,6 +28,7 @@ from sqlops.online.copy import (
     CopySpec,
     CopyState,
     abort_online_copy,
+    plan_abort_online_copy,
     plan_online_copy,
     read_state,
     run_online_copy,
@@ -395,15 +396,27 @@ def run_migrate(
     )
 
 
-def abort_migrate(session: Session, analysis: MigrateAnalysis) -> list[str]:
-    """Undo an unfinished online migrate: drop its triggers and shadow; the table is untouched."""
+def _refuse_foreign_copy(analysis: MigrateAnalysis) -> None:
     if analysis.copy_state is not None and analysis.copy_state.job != JOB:
         raise PreconditionError(
             f"the unfinished copy of {analysis.table} belongs to {analysis.copy_state.job}, not migrate",
             fix="abort it with the command that started it: "
             f"sqlops {analysis.copy_state.job.replace('-', ' ')} --abort",
         )
+
+
+def abort_migrate(session: Session, analysis: MigrateAnalysis) -> list[str]:
+    """Undo an unfinished online migrate: drop its triggers and shadow; the table is untouched."""
+    _refuse_foreign_copy(analysis)
     return abort_online_copy(session, _probe(analysis.table))
+
+
+def plan_abort_migrate_for(session: Session, target: Target) -> Plan:
+    """What `--abort` would send (read-only), for ``--abort --dry-run``."""
+    analysis = analyse_migrate(session, target.table, target.column)
+    _refuse_foreign_copy(analysis)
+    plan = plan_abort_online_copy(session, _probe(target.table))
+    return Plan(JOB, plan.target, plan.statements, plan.notes)
 
 
 def plan_migrate_for(

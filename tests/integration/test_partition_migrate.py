@@ -139,9 +139,19 @@ def test_abort_undoes_an_unfinished_migrate_and_leaves_the_table_untouched(db) -
         create_log_table(session, trigger=True)
         before = spread(session, rows_per_day=100)
     crash_mid_copy(db, D(2026, 1, 1), premake=3)
+    dry = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "DROP TRIGGER IF EXISTS `access_log_sqlops_copy_ins`" in dry.stdout
+    assert "DROP TABLE IF EXISTS `_access_log_sqlops_new`" in dry.stdout
+    assert "CREATE TABLE" not in dry.stdout and "RENAME" not in dry.stdout  # not the migrate plan
     out = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort")
     assert out.returncode == 0, out.stderr
-    assert "aborted" in out.stdout
+    assert "aborted: 4 statement(s)" in out.stdout
+    again = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to abort" in again.stdout and "statement(s)" not in again.stdout
+    dry = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort", "--dry-run")
+    assert "nothing to abort" in dry.stdout and "DROP" not in dry.stdout
     with db.connect() as session:
         live = inspect_table(session, "access_log")
         assert live.primary_key == ("id",) and not live.partitioned
