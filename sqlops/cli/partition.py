@@ -172,12 +172,19 @@ def status_text(report: Any) -> str:
                     p["from"] or "",
                     p["to"] or "MAXVALUE",
                     "yes" if p["empty"] else "no",
-                    p["estimated_rows"],
+                    _rows_cell(p),
                     f"{p['size_bytes'] / 1048576:.1f}",
                 )
             )
-        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows (est.)", "MiB (est.)"])
+        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows", "MiB (est.)"])
         lines += ["  " + line for line in body.splitlines()]
+        lines.append("  rows: exact where shown plain, ~ marks the server's estimate")
+        for p in report.as_dict()["partitions"]:
+            if p["anomaly"]:
+                lines.append(
+                    f"  WARNING: {p['anomaly']}; split it with: "
+                    f"sqlops partition rotate --table {report.target.table} --repair"
+                )
     if state.archives:
         names = [a.name + ("" if a.has_rows else " (empty)") for a in state.archives.values()]
         lines.append("  archives: " + ", ".join(names))
@@ -189,6 +196,14 @@ def status_text(report: Any) -> str:
     if report.last_ok is not None and report.last_ok is not report.last_run:
         lines.append("  last successful rotate: " + describe_run(report.last_ok))
     return "\n".join(lines)
+
+
+def _rows_cell(p: dict[str, Any]) -> str:
+    if p["rows_exact"]:
+        return str(p["rows"])
+    if not p["empty"] and not p["rows"]:
+        return "~? (stale estimate 0; ANALYZE TABLE refreshes it)"
+    return f"~{p['rows']}"
 
 
 def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
@@ -209,6 +224,12 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Also split a catch-all that already holds rows (writes wait meanwhile; the time is printed).",
 )
 @click.option(
+    "--repair",
+    is_flag=True,
+    help="Split month partitions that span several months (a month dropped by hand) back into months "
+    "(writes to those months wait meanwhile; the time is printed).",
+)
+@click.option(
     "--today",
     callback=_parse_day,
     metavar="YYYY-MM-DD",
@@ -216,7 +237,12 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 )
 @click.pass_obj
 def rotate(
-    app: AppContext, table: str | None, dry_run: bool, split_catchall: bool, today: dt.date | None
+    app: AppContext,
+    table: str | None,
+    dry_run: bool,
+    split_catchall: bool,
+    repair: bool,
+    today: dt.date | None,
 ) -> int:
     """Premake future months by splitting the empty catch-all and apply retention (archive or
     drop months older than retention_months). Idempotent: a second run does nothing. Meant
@@ -235,7 +261,12 @@ def rotate(
         with app.connect(maintenance=True) as session:
             for target in chosen:
                 rp = plan_for(
-                    session, target, config.database.time_zone, today=today, split_catchall=split_catchall
+                    session,
+                    target,
+                    config.database.time_zone,
+                    today=today,
+                    split_catchall=split_catchall,
+                    repair=repair,
                 )
                 click.echo(render(rp.plan), nl=False)
                 for problem in rp.problems:
@@ -245,7 +276,7 @@ def rotate(
     def announce(rp: Any) -> None:
         if rp.lock_seconds is not None:
             click.echo(
-                "partition rotate: splitting a catch-all that holds rows; "
+                "partition rotate: splitting partitions that hold rows; "
                 f"writes wait about {rp.lock_seconds:.1f} s",
                 err=True,
             )
@@ -254,7 +285,7 @@ def rotate(
     for target in chosen:
         try:
             outcome = run_rotate(
-                config.database, target, split_catchall=split_catchall, before_execute=announce
+                config.database, target, split_catchall=split_catchall, repair=repair, before_execute=announce
             )
         except RotateIncomplete as exc:
             _report_rotate(exc.outcome)
@@ -274,7 +305,12 @@ def rotate(
 def _report_rotate(outcome: Any) -> None:
     rp = outcome.rotate_plan
     if not outcome.executed and not rp.plan:
-        click.echo(f"partition rotate of {outcome.target}: nothing to do")
+        if rp.problems:
+            click.echo(
+                f"partition rotate of {outcome.target}: nothing done; it needs a decision (see stderr)"
+            )
+        else:
+            click.echo(f"partition rotate of {outcome.target}: nothing to do")
         return
     parts = [f"{len(outcome.executed)} statement(s) in {outcome.seconds:.2f} s"]
     if rp.created:

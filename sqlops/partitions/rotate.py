@@ -20,8 +20,8 @@ from sqlops.db import Session, connect, lock_name, named_lock
 from sqlops.errors import PreconditionError, SqlopsError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import read_state
-from sqlops.partitions.inspect import inspect_partitions, server_today
-from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate
+from sqlops.partitions.inspect import count_rows, inspect_partitions, server_today
+from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate, rows_to_count
 from sqlops.plan import ExecutionResult, LockWait, PlanExecutionError, execute
 
 log = logging.getLogger("sqlops.partitions")
@@ -76,6 +76,7 @@ def plan_for(
     *,
     today: dt.date | None = None,
     split_catchall: bool = False,
+    repair: bool = False,
 ) -> RotatePlan:
     """Inspect and plan one table (read-only)."""
     state = inspect_partitions(session, target.table, target.column)
@@ -85,7 +86,9 @@ def plan_for(
             fix="check --table / [partitions.<table>] in the config, or create it with `sqlops schema init`",
         )
     day = today or server_today(session, zone)
-    return plan_rotate(state, target.policy, day, split_catchall=split_catchall)
+    if state.managed:
+        state = count_rows(session, state, rows_to_count(state, target.policy, day))
+    return plan_rotate(state, target.policy, day, split_catchall=split_catchall, repair=repair)
 
 
 class RotateIncomplete(SqlopsError):
@@ -131,6 +134,7 @@ def run_rotate(
     origin: str = "cli",
     today: dt.date | None = None,
     split_catchall: bool = False,
+    repair: bool = False,
     before_execute: Callable[[RotatePlan], None] | None = None,
 ) -> RotateOutcome:
     """Lock, record, re-inspect, plan and execute rotate for one table."""
@@ -140,7 +144,9 @@ def run_rotate(
         with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
             refuse_during_copy(session, target.table)
             day = today or server_today(session, settings.time_zone)
-            rp = plan_for(session, target, settings.time_zone, today=day, split_catchall=split_catchall)
+            rp = plan_for(
+                session, target, settings.time_zone, today=day, split_catchall=split_catchall, repair=repair
+            )
             for note in rp.plan.notes:
                 log.info("%s: %s", target.table, note)
             if before_execute is not None:

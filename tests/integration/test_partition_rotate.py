@@ -75,6 +75,17 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
         partition_like_migrate(session, "access_log", D(2025, 9, 1), D(2025, 9, 1), premake=3)
         insert_days(session, [D(2025, 9, 5), D(2025, 9, 30)], per_day=3)
         insert_days(session, [D(2025, 10, 1), D(2025, 12, 24)], per_day=2)
+        # The decision to archive rests on exact counts, never on the server's estimate (0 for
+        # full partitions right after migrate): the plan says which is which.
+        reasons = [
+            s.reason
+            for s in plan_for(
+                session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
+            ).plan.statements
+        ]
+        assert any("p2025m09" in r and "6 row(s) (exact)" in r for r in reasons), reasons
+        assert any("p2025m10" in r and "2 row(s) (exact)" in r for r in reasons), reasons
+        assert not any("~" in r for r in reasons), reasons
     outcome = run_rotate(db.settings(), target(premake_months=1, retention_months=2), today=D(2026, 1, 10))
     assert outcome.rotate_plan.archived == (
         ("p2025m09", "access_log_2025m09"),
@@ -167,6 +178,7 @@ def test_a_catchall_with_rows_fails_loudly_and_is_split_only_with_the_flag(db, t
     assert out.returncode == 1, out.stderr
     assert "pcatchall holds 6 row(s)" in out.stderr and "--split-catchall" in out.stderr
     assert "Traceback" not in out.stderr
+    assert "nothing to do" not in out.stdout and "needs a decision" in out.stdout, out.stdout
     check = sqlops("--dsn", db.dsn, "partition", "check")
     assert check.returncode == 2 and check.stdout.startswith("PARTITIONS CRITICAL - ")
     assert "pcatchall holds 6 row(s)" in check.stdout and "last rotate failed" in check.stdout
