@@ -452,11 +452,15 @@ def migrate_table(
         with named_lock(session, partition_lock(session, table)):
             analysis = analyse_migrate(session, table, target.column)
             if abort:
-                return MigrateOutcome("aborted", table, statements=abort_migrate(session, analysis))
+                with recorded_run(settings, JOB, where, origin) as run:
+                    sent = abort_migrate(session, analysis)
+                    run.statements = len(sent)
+                    run.note(action="aborted")
+                return MigrateOutcome("aborted", table, statements=sent)
             if analysis.done:
                 return MigrateOutcome("none", table)
-            with recorded_run(settings, JOB, where, origin) as run:
-                resuming = analysis.copy_state is not None and analysis.copy_state.job == JOB
+            resuming = analysis.copy_state is not None and analysis.copy_state.job == JOB
+            with recorded_run(settings, JOB, where, origin, resumes=resuming) as run:
                 if method == "alter" and not resuming and before_alter is not None:
                     refuse_if_unsafe(analysis, method)
                     before_alter(expected_alter_seconds(analysis), analysis.size_bytes)

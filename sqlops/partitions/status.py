@@ -221,7 +221,7 @@ def _run_findings(status: TableStatus) -> list[tuple[int, str]]:
     if last is not None and last["status"] == "running" and now - last["started_at"] > STALE_RUN:
         since = f"{last['started_at']:%Y-%m-%d %H:%M}"
         out.append((NAGIOS_WARNING, f"rotate #{last['id']} 'running' since {since} UTC (crashed?)"))
-    elif last is not None and last["status"] in ("failed", "interrupted"):
+    elif last is not None and last["status"] in ("failed", "interrupted", "died"):
         error = str(last.get("error") or "").splitlines()
         text = f"last rotate {last['status']} at {last['started_at']:%Y-%m-%d %H:%M} UTC"
         out.append((NAGIOS_WARNING, text + (f": {error[0][:160]}" if error else "")))
