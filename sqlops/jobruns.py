@@ -148,7 +148,7 @@ def recorded_run(
     """Record the run around the block: 'running' first, then 'ok', 'failed' or 'interrupted'.
     With `resumes`, the row names the unfinished run of the same job and target it continues."""
     run = JobRun(job, target, origin)
-    session = connect(settings)
+    session = connect(settings, zone_in_python=True)  # it writes UTC values it computed itself
     ensure_runs_table(session)
     mark_died(session)
     previous = unfinished_run(session, job, target) if resumes else None

@@ -140,7 +140,7 @@ class Watchdog:
     def __init__(self, session: Session, limit: float) -> None:
         self.target = session.connection_id
         self.limit = limit
-        self._conn = connect(session.settings, with_database=False)
+        self._conn = connect(session.settings, with_database=False, zone_in_python=True)
         self.connection_id = self._conn.connection_id
         self.fired = False
 

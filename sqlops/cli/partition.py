@@ -125,7 +125,7 @@ def status(app: AppContext, table: str | None, fmt: str) -> int:
     from sqlops.partitions.status import inspect_status
 
     config = app.config
-    with app.connect() as session:
+    with app.connect(zone_in_python=True) as session:
         reports = [inspect_status(session, t, config.database.time_zone) for t in targets(config, table)]
     if fmt == "json":
         emit_json({"tables": [r.as_dict() for r in reports]})
@@ -258,7 +258,7 @@ def rotate(
     if today is not None and not dry_run:
         raise click.UsageError("--today only goes with --dry-run (a real run always uses the server's today)")
     if dry_run:
-        with app.connect(maintenance=True) as session:
+        with app.connect(maintenance=True, zone_in_python=True) as session:
             for target in chosen:
                 rp = plan_for(
                     session,
@@ -354,7 +354,7 @@ def check(
     import dataclasses
 
     from sqlops.partitions.rotate import Target, targets
-    from sqlops.partitions.status import evaluate_check, inspect_status
+    from sqlops.partitions.status import evaluate_check, inspect_status, validate_thresholds
 
     config = app.config
     chosen = []
@@ -367,7 +367,8 @@ def check(
             max_run_age_hours=base.max_run_age_hours if max_age_hours is None else max_age_hours,
         )
         chosen.append(Target(target.table, section, target.policy))
-    with app.connect() as session:
+        validate_thresholds(chosen[-1])
+    with app.connect(zone_in_python=True) as session:
         result = evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
     click.echo(result.line)
     return result.code

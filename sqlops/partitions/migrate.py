@@ -200,11 +200,23 @@ def refuse_if_unsafe(analysis: MigrateAnalysis, method: Method) -> None:
         return
     col = a.live.column(column)
     if col is None:
-        fix = (
-            "add it online with `sqlops schema upgrade` (it backfills date_day from time_since_epoch)"
-            if column == "date_day"
-            else f"add the column, or set partitions.{table}.column to the table's DATE/DATETIME column"
-        )
+        # Only a Squid log table (it has time_since_epoch) can get date_day from schema upgrade.
+        if column == "date_day" and a.live.column("time_since_epoch") is not None:
+            fix = (
+                f"add it online with `sqlops schema upgrade --table {table}` "
+                "(it backfills date_day from time_since_epoch)"
+            )
+        else:
+            dates = [
+                c.name
+                for c in a.live.columns
+                if c.type in ("date", "datetime") or c.type.startswith("datetime(")
+            ]
+            fix = (
+                f"set [partitions.{table}] column = {dates[0]!r} in the config (its DATE/DATETIME column)"
+                if dates
+                else f"add a DATE column to {table} and fill it, then list it as [partitions.{table}] column"
+            )
         raise PreconditionError(f"{table} has no column {column!r} to partition by", fix=fix)
     if col.type not in ("date", "datetime") and not col.type.startswith("datetime("):
         raise PreconditionError(

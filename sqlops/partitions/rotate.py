@@ -138,7 +138,8 @@ def run_rotate(
     before_execute: Callable[[RotatePlan], None] | None = None,
 ) -> RotateOutcome:
     """Lock, record, re-inspect, plan and execute rotate for one table."""
-    with connect(settings, maintenance=True) as session:
+    # Rotate sends only dates, computed in Python: a named zone needs no server zone tables.
+    with connect(settings, maintenance=True, zone_in_python=True) as session:
         where = f"{session.database}.{target.table}"
         lock = partition_lock(session, target.table)
         with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:

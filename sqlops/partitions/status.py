@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlops.db import Session
-from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING
+from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING, UsageError
 from sqlops.jobruns import recent_runs
 from sqlops.online.copy import read_state
 from sqlops.partitions.inspect import PartitionInfo, PartitionState, count_rows, inspect_partitions
@@ -180,6 +180,21 @@ class CheckResult:
 
 
 _LABEL = {NAGIOS_OK: "OK", NAGIOS_WARNING: "WARNING", NAGIOS_CRITICAL: "CRITICAL", NAGIOS_UNKNOWN: "UNKNOWN"}
+
+
+def validate_thresholds(target: Target) -> None:
+    """A warning threshold below the critical one reads backwards: refuse it (UNKNOWN)."""
+    section = target.section
+    warning, critical = section.headroom_warning_days, section.headroom_critical_days
+    if warning < critical:
+        raise UsageError(
+            f"{target.table}: the warning threshold ({warning} days) is below the critical one "
+            f"({critical} days)",
+            why="headroom below the critical threshold is already CRITICAL, so no headroom would ever be "
+            "a WARNING",
+            fix="give --warning-days (headroom_warning_days) a value at least --critical-days "
+            "(headroom_critical_days), e.g. --warning-days 20 --critical-days 7",
+        )
 
 
 def _findings(status: TableStatus) -> list[tuple[int, str]]:

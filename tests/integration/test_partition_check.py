@@ -167,3 +167,10 @@ def test_a_month_dropped_by_hand_is_a_warning_and_rotate_repairs_it_on_request(d
     code, line = check(db)
     assert code == 0, line
     assert sqlops("--dsn", db.dsn, "partition", "rotate").stdout.strip().endswith("nothing to do")
+
+
+def test_a_warning_threshold_below_the_critical_one_is_unknown(db) -> None:  # type: ignore[no-untyped-def]
+    partitioned(db)
+    code, line = check(db, "--warning-days", "3", "--critical-days", "7")
+    assert code == 3 and line.startswith("UNKNOWN - "), line
+    assert "warning threshold (3 days) is below the critical one (7 days)" in line

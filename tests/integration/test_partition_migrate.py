@@ -342,3 +342,18 @@ def test_any_configured_table_with_a_datetime_column(db, tmp_path: Path) -> None
     assert "archived p2026m01 -> events_2026m01, p2026m02 -> events_2026m02" in out.stdout
     with db.connect() as session:
         assert session.query("SELECT what FROM events_2026m02") == [("b",)]
+
+
+def test_a_table_without_the_date_column_is_pointed_at_schema_upgrade_only_when_it_is_a_squid_table(
+    db,
+) -> None:  # type: ignore[no-untyped-def]
+    db.sql("CREATE TABLE plain (id INT AUTO_INCREMENT PRIMARY KEY, x INT)")
+    db.sql("CREATE TABLE events (id INT AUTO_INCREMENT PRIMARY KEY, created DATETIME NOT NULL)")
+    db.sql("CREATE TABLE squidlog (id INT AUTO_INCREMENT PRIMARY KEY, time_since_epoch DECIMAL(15,3))")
+    out = sqlops("--dsn", db.dsn, "partition", "migrate", "--table", "plain")
+    assert out.returncode == 1 and "has no column 'date_day'" in out.stderr, out.stderr
+    assert "schema upgrade" not in out.stderr and "add a DATE column to plain" in out.stderr
+    out = sqlops("--dsn", db.dsn, "partition", "migrate", "--table", "events")
+    assert "schema upgrade" not in out.stderr and "column = 'created'" in out.stderr, out.stderr
+    out = sqlops("--dsn", db.dsn, "partition", "migrate", "--table", "squidlog")
+    assert "sqlops schema upgrade --table squidlog" in out.stderr, out.stderr

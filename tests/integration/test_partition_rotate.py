@@ -377,3 +377,26 @@ def test_status_json_lists_partitions_with_exact_emptiness(db) -> None:  # type:
     assert report["last_rotate"]["status"] == "ok" and report["policy"]["premake_months"] == 3
     text = sqlops("--dsn", db.dsn, "partition", "status")
     assert f"headroom: {report['headroom_days']} day(s)" in text.stdout and "last rotate: ok" in text.stdout
+
+
+def test_rotate_status_and_check_work_with_a_named_zone_without_the_servers_zone_tables(
+    db, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Rotate needs only dates, computed with zoneinfo: no zone tables on the server needed."""
+    with db.connect() as session:
+        today = session.scalar("SELECT UTC_DATE()")
+        create_log_table(session)
+        partition_like_migrate(session, "access_log", add_months(today, -1), add_months(today, -1), premake=0)
+    config = tmp_path / "sqlops.toml"
+    config.write_text('[database]\ntime_zone = "Pacific/Kiritimati"\n')
+    dry = sqlops("--dsn", db.dsn, "partition", "rotate", "--dry-run", config=config)
+    assert dry.returncode == 0, dry.stderr
+    assert "REORGANIZE PARTITION `pcatchall`" in dry.stdout
+    out = sqlops("--dsn", db.dsn, "partition", "rotate", config=config)
+    assert out.returncode == 0, out.stderr
+    status = sqlops("--dsn", db.dsn, "partition", "status", "--format", "json", config=config)
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)["tables"][0]
+    assert report["time_zone"] == "Pacific/Kiritimati" and report["headroom_days"] > 0
+    check = sqlops("--dsn", db.dsn, "partition", "check", config=config)
+    assert check.returncode == 0, check.stdout + check.stderr
