@@ -252,6 +252,8 @@ def rotate(
     """
     from sqlops.partitions.rotate import RotateIncomplete, plan_for, run_rotate, targets
     from sqlops.plan import render
+    from sqlops.rollup.daily import RollupTarget
+    from sqlops.schema.inspect import table_exists
 
     config = app.config
     chosen = targets(config, table)
@@ -269,6 +271,13 @@ def rotate(
                     repair=repair,
                 )
                 click.echo(render(rp.plan), nl=False)
+                rollup = RollupTarget.from_config(config)
+                if rp.removes_rows and rollup.source == target.table and table_exists(session, rollup.table):
+                    click.echo(
+                        f"sqlops: note: {target.table}: before removing {', '.join(rp.removes_rows)}, rotate "
+                        f"refreshes the rollup {rollup.table} so that their rows are counted",
+                        err=True,
+                    )
                 for problem in rp.problems:
                     click.echo(f"sqlops: WARNING: {target.table}: {problem}", err=True)
         return EXIT_OK
@@ -285,7 +294,12 @@ def rotate(
     for target in chosen:
         try:
             outcome = run_rotate(
-                config.database, target, split_catchall=split_catchall, repair=repair, before_execute=announce
+                config.database,
+                target,
+                split_catchall=split_catchall,
+                repair=repair,
+                before_execute=announce,
+                rollup=RollupTarget.from_config(config),
             )
         except RotateIncomplete as exc:
             _report_rotate(exc.outcome)

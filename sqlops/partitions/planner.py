@@ -91,6 +91,8 @@ class RotatePlan:
     created: tuple[str, ...] = ()
     archived: tuple[tuple[str, str], ...] = ()  # (partition, archive table)
     dropped: tuple[str, ...] = ()
+    # Partitions whose rows leave the table (archived, or dropped while holding rows).
+    removes_rows: tuple[str, ...] = ()
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -412,7 +414,11 @@ def plan_rotate(
             "range query on the partition column reads them too"
         )
     plan = Plan(job, table, tuple(statements), tuple(notes + [f"problem: {p}" for p in problems]))
-    return RotatePlan(plan, tuple(problems), lock_seconds, tuple(created), tuple(archived), tuple(dropped))
+    holding = {p.name for p in state.partitions if p.has_rows}
+    removes = tuple(n for n in [*(p for p, _ in archived), *dropped] if n in holding)
+    return RotatePlan(
+        plan, tuple(problems), lock_seconds, tuple(created), tuple(archived), tuple(dropped), removes
+    )
 
 
 def _archive_steps(

@@ -23,6 +23,8 @@ from sqlops.online.copy import read_state
 from sqlops.partitions.inspect import count_rows, inspect_partitions, server_today
 from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate, rows_to_count
 from sqlops.plan import ExecutionResult, LockWait, PlanExecutionError, execute
+from sqlops.rollup.daily import RollupTarget, refresh_before_removal
+from sqlops.schema.inspect import table_exists
 
 log = logging.getLogger("sqlops.partitions")
 
@@ -136,8 +138,11 @@ def run_rotate(
     split_catchall: bool = False,
     repair: bool = False,
     before_execute: Callable[[RotatePlan], None] | None = None,
+    rollup: RollupTarget | None = None,
 ) -> RotateOutcome:
-    """Lock, record, re-inspect, plan and execute rotate for one table."""
+    """Lock, record, re-inspect, plan and execute rotate for one table. With `rollup` (the
+    rollup that counts this table), months are archived or dropped only after it has counted
+    them: rotate refreshes it first when its table exists, and stops when it cannot."""
     # Rotate sends only dates, computed in Python: a named zone needs no server zone tables.
     with connect(settings, maintenance=True, zone_in_python=True) as session:
         where = f"{session.database}.{target.table}"
@@ -152,6 +157,21 @@ def run_rotate(
                 log.info("%s: %s", target.table, note)
             if before_execute is not None:
                 before_execute(rp)
+            if (
+                rollup is not None
+                and rollup.source == target.table
+                and rp.removes_rows
+                and table_exists(session, rollup.table)
+            ):
+                try:
+                    refresh_before_removal(settings, rollup, rp.removes_rows, origin=origin)
+                except SqlopsError as exc:
+                    raise PreconditionError(
+                        f"rotate of {where} did nothing: the rollup {rollup.table} could not count "
+                        f"{', '.join(rp.removes_rows)} before they leave the table",
+                        why=exc.what,
+                        fix=f"run `sqlops rollup refresh` once it can, then rotate again ({exc.fix or ''})",
+                    ) from exc
             outcome = RotateOutcome(where, rp, today=day)
             allow = target.policy.allow_destructive
             try:
