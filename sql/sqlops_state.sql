@@ -8,13 +8,15 @@ CREATE TABLE IF NOT EXISTS sqlops_job_runs (
   target       VARCHAR(192) NOT NULL COMMENT 'schema.table the job worked on',
   started_at   DATETIME(3) NOT NULL COMMENT 'UTC',
   finished_at  DATETIME(3) NULL COMMENT 'UTC; NULL while running or after a crash',
-  status       VARCHAR(16) NOT NULL COMMENT 'running, ok, failed, interrupted',
+  status       VARCHAR(16) NOT NULL COMMENT 'running, ok, failed, interrupted, died',
   statements   INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'statements executed',
   summary      TEXT NULL COMMENT 'JSON: what the run did',
   error        TEXT NULL,
   origin       VARCHAR(32) NOT NULL DEFAULT 'cli' COMMENT 'cli, scheduler',
   host         VARCHAR(255) NULL COMMENT 'machine the run came from',
   pid          INT UNSIGNED NULL,
+  connection_id BIGINT UNSIGNED NULL COMMENT 'the recording connection; it holds GET_LOCK(sqlops:run:<id>) while the run lives',
+  resumes      BIGINT UNSIGNED NULL COMMENT 'id of the unfinished run this one resumes',
   PRIMARY KEY (id),
   KEY idx_job_target_started (job, target, started_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='sqlops maintenance runs';

@@ -61,9 +61,16 @@ class DatabaseConfig:
     connect_timeout: int = 10
     read_timeout: int = 3600
     write_timeout: int = 3600
-    # Maintenance sessions wait at most this long for a metadata lock, then retry, so the
-    # logging daemon never queues behind a blocked ALTER (MariaDB's default is 86400 s).
+    # Maintenance sessions' lock_wait_timeout for anything but their DDL (MariaDB's default
+    # is 86400 s). Their DDL waits the way ddl_lock_wait and ddl_deadline say.
     lock_wait_timeout: int = 5
+    # Maintenance DDL (rotate, migrate, upgrade) on a table with an open transaction would make
+    # every new insert queue behind it. So it first waits, without queueing, for sessions that
+    # hold the table's metadata lock; then each attempt waits at most ddl_lock_wait seconds for
+    # the lock (inserts queue for that long at most) and is retried with backoff, until
+    # ddl_deadline seconds have passed: then the run fails naming the blocking connection.
+    ddl_lock_wait: float = 0.2
+    ddl_deadline: float = 600.0
     tls: TlsConfig = field(default_factory=TlsConfig)
 
 

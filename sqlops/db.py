@@ -2,8 +2,8 @@
 
 Every sqlops session uses utf8mb4, a strict sql_mode, explicit timeouts and the configured time
 zone, so a row lands on the same day whichever process wrote it (DESIGN.md §4). Maintenance
-sessions also get a short ``lock_wait_timeout`` so that DDL gives up (and retries) instead of
-queueing every insert of the logging daemon behind a metadata lock.
+sessions also get a bounded ``lock_wait_timeout``; their DDL waits for metadata locks the way
+:class:`sqlops.plan.LockWait` says, so it never queues the logging daemon behind it for long.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pymysql.cursors
 
 from sqlops.config import DatabaseConfig
 from sqlops.errors import ConfigError, ConnectError, LockHeldError, ServerError
-from sqlops.timezones import python_zone, server_zone
+from sqlops.timezones import is_offset, python_zone, server_zone
 
 log = logging.getLogger("sqlops.db")
 T = TypeVar("T")
@@ -123,6 +123,8 @@ class Session:
         self.raw = raw
         self.info = info
         self.settings = settings
+        # Which metadata-lock list the server offers (sqlops.mdl.lock_source), once known.
+        self.mdl_source: str | None = None
 
     @property
     def database(self) -> str:
@@ -218,8 +220,13 @@ def connect(
     maintenance: bool = False,
     with_database: bool = True,
     autocommit: bool = True,
+    zone_in_python: bool = False,
 ) -> Session:
-    """Open a session with sqlops' pinned settings. Raises ConnectError/ConfigError with a fix."""
+    """Open a session with sqlops' pinned settings. Raises ConnectError/ConfigError with a fix.
+
+    `zone_in_python`: the caller computes every date in the configured zone in Python
+    (zoneinfo) and sends only dates (partition rotate, status, check), so a named zone the
+    server does not know (no zone tables) is no error: the session is pinned to UTC instead."""
     python_zone(settings.time_zone)  # rejects SYSTEM and unknown names before connecting
     args = connect_args(settings, with_database=with_database)
     args["autocommit"] = autocommit
@@ -242,14 +249,30 @@ def connect(
             try:
                 cur.execute("SET SESSION time_zone = %s", (server_zone(settings.time_zone),))
             except pymysql.err.MySQLError as exc:
-                if exc.args and exc.args[0] == ER_UNKNOWN_TIME_ZONE:
+                if exc.args and exc.args[0] == ER_UNKNOWN_TIME_ZONE and is_offset(settings.time_zone):
+                    low, high = ("-12:59", "+13:00") if info.is_mariadb else ("-13:59", "+14:00")
+                    raise ConfigError(
+                        f"the server rejects the time zone offset {settings.time_zone!r}",
+                        why=f"{info.describe()} accepts offsets from {low} to {high} only "
+                        "(zone tables play no part for offsets)",
+                        fix=f"set database.time_zone to an offset within {low}..{high}, or to a named zone "
+                        "such as 'Pacific/Kiritimati' (which needs the server's zone tables)",
+                    ) from None
+                if exc.args and exc.args[0] == ER_UNKNOWN_TIME_ZONE and zone_in_python:
+                    log.debug(
+                        "the server has no zone tables for %s; dates are computed in Python, session in UTC",
+                        settings.time_zone,
+                    )
+                    cur.execute("SET SESSION time_zone = '+00:00'")
+                elif exc.args and exc.args[0] == ER_UNKNOWN_TIME_ZONE:
                     raise ConfigError(
                         f"the server does not know the time zone {settings.time_zone!r}",
                         why="its time-zone tables are empty (both MySQL and MariaDB ship that way)",
                         fix="load them: mysql_tzinfo_to_sql /usr/share/zoneinfo | mysql -u root mysql "
                         "(or set database.time_zone to an offset such as '+01:00', which ignores DST)",
                     ) from None
-                raise
+                else:
+                    raise
             if maintenance:
                 cur.execute("SET SESSION lock_wait_timeout = %s", (max(1, settings.lock_wait_timeout),))
     except BaseException:

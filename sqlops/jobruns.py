@@ -3,7 +3,11 @@ error), whether it came from the scheduler, cron or a terminal, so `sqlops jobs`
 monitoring checks can see a run that failed or one that stopped happening.
 
 The record is written on its own autocommit connection, so it survives the rollback of the
-work it describes.
+work it describes. That connection holds ``GET_LOCK('sqlops:run:<id>')`` for the run's life and
+the row keeps its connection id: a row still 'running' whose lock is free belongs to a process
+that was killed (``kill -9``) or lost its connection, and is shown — and, by the next run,
+stored — as 'died'. A run that resumes an unfinished one (migrate after a crash) names it in
+``resumes``.
 """
 
 from __future__ import annotations
@@ -59,19 +63,105 @@ class JobRun:
         self._session.close()
 
 
-@contextlib.contextmanager
-def recorded_run(settings: DatabaseConfig, job: str, target: str, origin: str = "cli") -> Iterator[JobRun]:
-    """Record the run around the block: 'running' first, then 'ok', 'failed' or 'interrupted'."""
-    run = JobRun(job, target, origin)
-    session = connect(settings)
+# Columns added after the first release: added to an existing table on first use.
+_ADDED_COLUMNS = {
+    "connection_id": "BIGINT UNSIGNED NULL COMMENT 'the recording connection; it holds "
+    "GET_LOCK(sqlops:run:<id>) while the run lives'",
+    "resumes": "BIGINT UNSIGNED NULL COMMENT 'id of the unfinished run this one resumes'",
+}
+UNFINISHED = ("running", "died", "failed", "interrupted")
+
+
+def run_lock(run_id: int) -> str:
+    return f"sqlops:run:{run_id}"
+
+
+def ensure_runs_table(session: Session) -> None:
+    from sqlops.plan import Plan, Statement, execute
+
     ensure_state_table(session, TABLE)
+    present = {
+        r[0]
+        for r in session.query(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s",
+            (TABLE,),
+        )
+    }
+    missing = [
+        Statement(f"ALTER TABLE {TABLE} ADD COLUMN {name} {spec}", f"add {TABLE}.{name}")
+        for name, spec in _ADDED_COLUMNS.items()
+        if name not in present
+    ]
+    if missing:
+        execute(session, Plan("job-runs", TABLE, tuple(missing)))
+
+
+def _gone(session: Session, row: dict[str, Any]) -> bool:
+    """A 'running' row whose recording connection no longer holds the run's lock."""
+    if row.get("status") != "running" or row.get("connection_id") is None:
+        return False
+    return session.scalar("SELECT IS_USED_LOCK(%s)", (run_lock(int(row["id"])),)) is None
+
+
+def _died_error(row: dict[str, Any]) -> str:
+    return (
+        f"its connection {row['connection_id']} is gone: the process was killed (kill -9, OOM) or "
+        "lost its connection before it could record an end"
+    )
+
+
+def mark_died(session: Session) -> list[int]:
+    """Store 'died' for every 'running' row whose connection is gone; returns their ids."""
+    rows = session.query_dicts(
+        f"SELECT id, status, connection_id FROM {TABLE} "
+        "WHERE status = 'running' AND connection_id IS NOT NULL"
+    )
+    died = [r for r in rows if _gone(session, r)]
+    for row in died:
+        session.execute(
+            f"UPDATE {TABLE} SET status = 'died', error = %s WHERE id = %s AND status = 'running'",
+            (_died_error(row), row["id"]),
+        )
+    return [int(r["id"]) for r in died]
+
+
+def unfinished_run(session: Session, job: str, target: str) -> int | None:
+    """The newest run of `job` on `target` that did not end well, if no run succeeded since."""
+    rows = session.query(
+        f"SELECT id, status FROM {TABLE} WHERE job = %s AND target = %s "
+        "ORDER BY started_at DESC, id DESC LIMIT 1",
+        (job, target),
+    )
+    return int(rows[0][0]) if rows and rows[0][1] in UNFINISHED else None
+
+
+@contextlib.contextmanager
+def recorded_run(
+    settings: DatabaseConfig,
+    job: str,
+    target: str,
+    origin: str = "cli",
+    *,
+    resumes: bool = False,
+) -> Iterator[JobRun]:
+    """Record the run around the block: 'running' first, then 'ok', 'failed' or 'interrupted'.
+    With `resumes`, the row names the unfinished run of the same job and target it continues."""
+    run = JobRun(job, target, origin)
+    session = connect(settings, zone_in_python=True)  # it writes UTC values it computed itself
+    ensure_runs_table(session)
+    mark_died(session)
+    previous = unfinished_run(session, job, target) if resumes else None
     session.execute(
-        f"INSERT INTO {TABLE} (job, target, started_at, status, origin, host, pid) "
-        "VALUES (%s, %s, %s, 'running', %s, %s, %s)",
-        (job, target, utc_now(), origin, socket.gethostname(), os.getpid()),
+        f"INSERT INTO {TABLE} (job, target, started_at, status, origin, host, pid, connection_id, resumes) "
+        "VALUES (%s, %s, %s, 'running', %s, %s, %s, %s, %s)",
+        (job, target, utc_now(), origin, socket.gethostname(), os.getpid(), session.connection_id, previous),
     )
     run.run_id = int(session.raw.insert_id())
+    session.scalar("SELECT GET_LOCK(%s, 0)", (run_lock(run.run_id),))
     run._session = session
+    if previous is not None:
+        run.note(resumes=previous)
     try:
         yield run
     except KeyboardInterrupt:
@@ -96,7 +186,7 @@ def recent_runs(
     """Runs, newest first. With ``create=False`` a missing table means no runs, so read-only
     (monitoring) accounts can call it."""
     if create:
-        ensure_state_table(session, TABLE)
+        ensure_runs_table(session)
     elif not table_exists(session, TABLE):
         return []
     where: list[str] = []
@@ -108,11 +198,21 @@ def recent_runs(
         where.append("target = %s")
         params.append(target)
     if statuses:
-        where.append(f"status IN ({', '.join(['%s'] * len(statuses))})")
-        params.extend(statuses)
+        # A 'died' run may still read 'running' in the table (see _gone).
+        stored = sorted(set(statuses) | ({"running"} if "died" in statuses else set()))
+        where.append(f"status IN ({', '.join(['%s'] * len(stored))})")
+        params.extend(stored)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    return session.query_dicts(
-        f"SELECT id, job, target, started_at, finished_at, status, statements, summary, error, origin, "
-        f"host, pid FROM {TABLE} {clause} ORDER BY started_at DESC, id DESC LIMIT %s",
-        (*params, limit),
+    # SELECT *: a table from before connection_id/resumes existed still reads (read-only).
+    rows = session.query_dicts(
+        f"SELECT * FROM {TABLE} {clause} ORDER BY started_at DESC, id DESC LIMIT %s", (*params, limit)
     )
+    out = []
+    for row in rows:
+        if _gone(session, row):  # shown as died even before a later run stores it
+            row = {**row, "status": "died", "error": _died_error(row)}
+        row.setdefault("connection_id", None)
+        row.setdefault("resumes", None)
+        if not statuses or row["status"] in statuses:
+            out.append(row)
+    return out

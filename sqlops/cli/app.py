@@ -54,10 +54,15 @@ class AppContext:
     def config(self):  # type: ignore[no-untyped-def]
         return self.loaded().config
 
-    def connect(self, *, maintenance: bool = False, with_database: bool = True):  # type: ignore[no-untyped-def]
+    def connect(self, *, maintenance: bool = False, with_database: bool = True, zone_in_python: bool = False):  # type: ignore[no-untyped-def]
         from sqlops.db import connect
 
-        return connect(self.config.database, maintenance=maintenance, with_database=with_database)
+        return connect(
+            self.config.database,
+            maintenance=maintenance,
+            with_database=with_database,
+            zone_in_python=zone_in_python,
+        )
 
 
 def setup_logging(debug: bool) -> None:

@@ -15,7 +15,9 @@ from sqlops.cli.output import emit_json, format_option, table
 @cli.command("jobs")
 @click.option("--job", help="Only this job, e.g. partition-rotate, rollup-refresh, partition-migrate.")
 @click.option("--target", help="Only this target, database.table.")
-@click.option("--failed", is_flag=True, help="Only runs that failed or were interrupted.")
+@click.option(
+    "--failed", is_flag=True, help="Only runs that failed, were interrupted or died (process killed)."
+)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @format_option
 @click.pass_obj

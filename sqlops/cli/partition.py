@@ -54,7 +54,7 @@ def migrate(
 
     Example: sqlops partition migrate --dry-run > migrate.sql
     """
-    from sqlops.partitions.migrate import JOB, migrate_table, plan_migrate_for
+    from sqlops.partitions.migrate import JOB, migrate_table, plan_abort_migrate_for, plan_migrate_for
     from sqlops.partitions.rotate import targets
     from sqlops.plan import render
 
@@ -62,13 +62,16 @@ def migrate(
     (target,) = targets(config, table or config.schema.table)
     if dry_run:
         with app.connect(maintenance=True) as session:
-            plan = plan_migrate_for(
-                session,
-                target,
-                config.database.time_zone,
-                method=method,  # type: ignore[arg-type]
-                keep_old=keep_old,
-            )
+            if abort:
+                plan = plan_abort_migrate_for(session, target)
+            else:
+                plan = plan_migrate_for(
+                    session,
+                    target,
+                    config.database.time_zone,
+                    method=method,  # type: ignore[arg-type]
+                    keep_old=keep_old,
+                )
         click.echo(render(plan), nl=False)
         return EXIT_OK
 
@@ -89,7 +92,9 @@ def migrate(
             progress=progress,
             before_alter=announce,
         )
-    if outcome.action == "aborted":
+    if outcome.action == "aborted" and not outcome.statements:
+        click.echo(f"partition migrate --abort: nothing to abort; no unfinished migrate of {target.table}")
+    elif outcome.action == "aborted":
         click.echo(
             f"partition migrate aborted: {len(outcome.statements)} statement(s); {target.table} is untouched"
         )
@@ -120,7 +125,7 @@ def status(app: AppContext, table: str | None, fmt: str) -> int:
     from sqlops.partitions.status import inspect_status
 
     config = app.config
-    with app.connect() as session:
+    with app.connect(zone_in_python=True) as session:
         reports = [inspect_status(session, t, config.database.time_zone) for t in targets(config, table)]
     if fmt == "json":
         emit_json({"tables": [r.as_dict() for r in reports]})
@@ -167,12 +172,19 @@ def status_text(report: Any) -> str:
                     p["from"] or "",
                     p["to"] or "MAXVALUE",
                     "yes" if p["empty"] else "no",
-                    p["estimated_rows"],
+                    _rows_cell(p),
                     f"{p['size_bytes'] / 1048576:.1f}",
                 )
             )
-        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows (est.)", "MiB (est.)"])
+        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows", "MiB (est.)"])
         lines += ["  " + line for line in body.splitlines()]
+        lines.append("  rows: exact where shown plain, ~ marks the server's estimate")
+        for p in report.as_dict()["partitions"]:
+            if p["anomaly"]:
+                lines.append(
+                    f"  WARNING: {p['anomaly']}; split it with: "
+                    f"sqlops partition rotate --table {report.target.table} --repair"
+                )
     if state.archives:
         names = [a.name + ("" if a.has_rows else " (empty)") for a in state.archives.values()]
         lines.append("  archives: " + ", ".join(names))
@@ -184,6 +196,14 @@ def status_text(report: Any) -> str:
     if report.last_ok is not None and report.last_ok is not report.last_run:
         lines.append("  last successful rotate: " + describe_run(report.last_ok))
     return "\n".join(lines)
+
+
+def _rows_cell(p: dict[str, Any]) -> str:
+    if p["rows_exact"]:
+        return str(p["rows"])
+    if not p["empty"] and not p["rows"]:
+        return "~? (stale estimate 0; ANALYZE TABLE refreshes it)"
+    return f"~{p['rows']}"
 
 
 def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
@@ -204,6 +224,12 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Also split a catch-all that already holds rows (writes wait meanwhile; the time is printed).",
 )
 @click.option(
+    "--repair",
+    is_flag=True,
+    help="Split month partitions that span several months (a month dropped by hand) back into months "
+    "(writes to those months wait meanwhile; the time is printed).",
+)
+@click.option(
     "--today",
     callback=_parse_day,
     metavar="YYYY-MM-DD",
@@ -211,7 +237,12 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 )
 @click.pass_obj
 def rotate(
-    app: AppContext, table: str | None, dry_run: bool, split_catchall: bool, today: dt.date | None
+    app: AppContext,
+    table: str | None,
+    dry_run: bool,
+    split_catchall: bool,
+    repair: bool,
+    today: dt.date | None,
 ) -> int:
     """Premake future months by splitting the empty catch-all and apply retention (archive or
     drop months older than retention_months). Idempotent: a second run does nothing. Meant
@@ -221,18 +252,32 @@ def rotate(
     """
     from sqlops.partitions.rotate import RotateIncomplete, plan_for, run_rotate, targets
     from sqlops.plan import render
+    from sqlops.rollup.daily import RollupTarget
+    from sqlops.schema.inspect import table_exists
 
     config = app.config
     chosen = targets(config, table)
     if today is not None and not dry_run:
         raise click.UsageError("--today only goes with --dry-run (a real run always uses the server's today)")
     if dry_run:
-        with app.connect(maintenance=True) as session:
+        with app.connect(maintenance=True, zone_in_python=True) as session:
             for target in chosen:
                 rp = plan_for(
-                    session, target, config.database.time_zone, today=today, split_catchall=split_catchall
+                    session,
+                    target,
+                    config.database.time_zone,
+                    today=today,
+                    split_catchall=split_catchall,
+                    repair=repair,
                 )
                 click.echo(render(rp.plan), nl=False)
+                rollup = RollupTarget.from_config(config)
+                if rp.removes_rows and rollup.source == target.table and table_exists(session, rollup.table):
+                    click.echo(
+                        f"sqlops: note: {target.table}: before removing {', '.join(rp.removes_rows)}, rotate "
+                        f"refreshes the rollup {rollup.table} so that their rows are counted",
+                        err=True,
+                    )
                 for problem in rp.problems:
                     click.echo(f"sqlops: WARNING: {target.table}: {problem}", err=True)
         return EXIT_OK
@@ -240,7 +285,7 @@ def rotate(
     def announce(rp: Any) -> None:
         if rp.lock_seconds is not None:
             click.echo(
-                "partition rotate: splitting a catch-all that holds rows; "
+                "partition rotate: splitting partitions that hold rows; "
                 f"writes wait about {rp.lock_seconds:.1f} s",
                 err=True,
             )
@@ -249,7 +294,12 @@ def rotate(
     for target in chosen:
         try:
             outcome = run_rotate(
-                config.database, target, split_catchall=split_catchall, before_execute=announce
+                config.database,
+                target,
+                split_catchall=split_catchall,
+                repair=repair,
+                before_execute=announce,
+                rollup=RollupTarget.from_config(config),
             )
         except RotateIncomplete as exc:
             _report_rotate(exc.outcome)
@@ -269,7 +319,12 @@ def rotate(
 def _report_rotate(outcome: Any) -> None:
     rp = outcome.rotate_plan
     if not outcome.executed and not rp.plan:
-        click.echo(f"partition rotate of {outcome.target}: nothing to do")
+        if rp.problems:
+            click.echo(
+                f"partition rotate of {outcome.target}: nothing done; it needs a decision (see stderr)"
+            )
+        else:
+            click.echo(f"partition rotate of {outcome.target}: nothing to do")
         return
     parts = [f"{len(outcome.executed)} statement(s) in {outcome.seconds:.2f} s"]
     if rp.created:
@@ -313,7 +368,7 @@ def check(
     import dataclasses
 
     from sqlops.partitions.rotate import Target, targets
-    from sqlops.partitions.status import evaluate_check, inspect_status
+    from sqlops.partitions.status import evaluate_check, inspect_status, validate_thresholds
 
     config = app.config
     chosen = []
@@ -326,7 +381,8 @@ def check(
             max_run_age_hours=base.max_run_age_hours if max_age_hours is None else max_age_hours,
         )
         chosen.append(Target(target.table, section, target.policy))
-    with app.connect() as session:
+        validate_thresholds(chosen[-1])
+    with app.connect(zone_in_python=True) as session:
         result = evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
     click.echo(result.line)
     return result.code

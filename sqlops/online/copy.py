@@ -16,7 +16,7 @@ insert for the whole copy (DESIGN.md §4). Instead:
 Progress lives in ``sqlops_online_copy`` and each chunk commits its progress in the same
 transaction as its rows, so a crashed run resumes exactly where it stopped; ``abort`` drops the
 triggers and the shadow and leaves the original untouched. Every DDL goes through
-:func:`sqlops.plan.execute` with short metadata-lock waits and retries.
+:func:`sqlops.plan.execute`, which waits for open transactions without queueing writers.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from sqlops.db import Session, quote_ident, retry_transaction, utc_now
 from sqlops.errors import PreconditionError
-from sqlops.plan import Plan, Statement, execute
+from sqlops.plan import LockWait, Plan, Statement, execute
 from sqlops.schema.inspect import table_exists
 from sqlops.schema.state import ensure_state_table
 
@@ -54,9 +54,6 @@ class CopySpec:
     shadow_statements: tuple[tuple[str, str], ...] = ()  # (sql, reason)
     key: str = "id"
     keep_old: bool = False
-    # Seconds the engine's DDL (CREATE TRIGGER, RENAME) waits for a metadata lock before it
-    # gives up and retries: while it waits, the writer's inserts queue behind it.
-    ddl_lock_wait: int = 1
     # Each chunk holds the shadow's AUTO-INC lock on MariaDB (innodb_autoinc_lock_mode=1) for its
     # whole duration, and a mirrored insert waits for it: keep chunks short.
     chunk_seconds: float = 0.1
@@ -367,16 +364,14 @@ def run_online_copy(
 
 
 def _execute_ddl(session: Session, spec: CopySpec, statements: list[Statement], sent: list[str]) -> None:
-    """Run engine DDL with a short metadata-lock wait (then retry), so writers never queue
-    behind it for longer than `ddl_lock_wait`."""
-    previous = session.scalar("SELECT @@SESSION.lock_wait_timeout")
-    session.execute("SET SESSION lock_wait_timeout = %s", (spec.ddl_lock_wait,))
-    try:
-        result = execute(
-            session, Plan(spec.job, spec.table, tuple(statements)), allow_destructive=True, attempts=30
-        )
-    finally:
-        session.execute("SET SESSION lock_wait_timeout = %s", (previous,))
+    """Run engine DDL (triggers, RENAME) so that writers never queue behind it for longer than
+    `database.ddl_lock_wait` (see :class:`sqlops.plan.LockWait`)."""
+    result = execute(
+        session,
+        Plan(spec.job, spec.table, tuple(statements)),
+        allow_destructive=True,
+        lock_wait=LockWait.for_tables(session.settings, spec.table, spec.shadow, spec.old),
+    )
     sent += [e.statement.sql for e in result.executed]
 
 
@@ -515,17 +510,35 @@ def _finish_after_swap(session: Session, spec: CopySpec, sent: list[str]) -> Non
 
 
 def _drop_copy_objects(session: Session, spec: CopySpec, sent: list[str]) -> None:
+    plan = plan_abort_online_copy(session, spec)
+    _execute_ddl(session, spec, list(plan.statements), sent)
+
+
+def plan_abort_online_copy(session: Session, spec: CopySpec) -> Plan:
+    """The statements that undo an unfinished copy, for the objects that exist (read-only)."""
+    triggers = _triggers_of(session, spec.table)
     statements = [
         Statement(f"DROP TRIGGER IF EXISTS {quote_ident(spec.trigger(e))}", "remove the mirror trigger")
         for e in ("ins", "upd", "del")
+        if spec.trigger(e) in triggers
     ]
-    statements.append(Statement(f"DROP TABLE IF EXISTS {quote_ident(spec.shadow)}", "remove the shadow"))
-    _execute_ddl(session, spec, statements, sent)
+    if table_exists(session, spec.shadow):
+        statements.append(Statement(f"DROP TABLE IF EXISTS {quote_ident(spec.shadow)}", "remove the shadow"))
+    state = read_state(session, spec.table)
+    notes: tuple[str, ...] = ()
+    if state is not None and state.phase == "swapped":
+        notes = (
+            f"the copy of {spec.table} was already swapped in: nothing to abort; run it again to finish",
+        )
+    elif not statements:
+        notes = (f"nothing to abort: no unfinished copy of {spec.table}",)
+    return Plan(spec.job, spec.table, tuple(statements), notes)
 
 
 def abort_online_copy(session: Session, spec: CopySpec) -> list[str]:
     """Undo an unfinished copy: drop the triggers and the shadow, forget the progress. The
-    original table is untouched. After the swap there is nothing to undo: finish instead."""
+    original table is untouched. After the swap there is nothing to undo: finish instead.
+    Returns the statements sent (none when there was nothing to undo)."""
     ensure_state_table(session, STATE_TABLE)
     state = read_state(session, spec.table)
     sent: list[str] = []

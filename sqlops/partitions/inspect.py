@@ -8,8 +8,10 @@ most one row per partition, and the catch-all is only counted when it is not emp
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +35,8 @@ class PartitionInfo:
     estimated_rows: int
     data_bytes: int
     index_bytes: int
+    # COUNT(*) where a decision depends on it (archive, drop, split: see count_rows); else None.
+    exact_rows: int | None = None
 
     @property
     def is_catchall(self) -> bool:
@@ -175,6 +179,9 @@ def inspect_partitions(session: Session, table: str, column: str) -> PartitionSt
         count, low, high = session.query(f"SELECT COUNT(*), MIN({c}), MAX({c}) FROM {t} PARTITION ({p})")[0]
         catchall_rows = int(count)
         catchall_range = (_as_date(low), _as_date(high))
+    partitions = [dataclasses.replace(p, exact_rows=0) if not p.has_rows else p for p in partitions]
+    if last.is_catchall:
+        partitions[-1] = dataclasses.replace(partitions[-1], exact_rows=catchall_rows)
     return PartitionState(
         scheme=scheme,
         partitions=tuple(partitions),
@@ -182,6 +189,21 @@ def inspect_partitions(session: Session, table: str, column: str) -> PartitionSt
         catchall_range=catchall_range,
         **common,
     )
+
+
+def count_rows(session: Session, state: PartitionState, names: Iterable[str]) -> PartitionState:
+    """The state with exact row counts (COUNT(*)) for the named partitions: for the decisions
+    that depend on them (archive, drop, split), where the server's estimate will not do (it
+    reads 0 for full partitions right after migrate)."""
+    wanted = {n for n in names}
+    t = quote_ident(state.table)
+    parts = []
+    for p in state.partitions:
+        if p.name in wanted and p.exact_rows is None:
+            count = session.scalar(f"SELECT COUNT(*) FROM {t} PARTITION ({quote_ident(p.name)})")
+            p = dataclasses.replace(p, exact_rows=int(count))
+        parts.append(p)
+    return dataclasses.replace(state, partitions=tuple(parts))
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:

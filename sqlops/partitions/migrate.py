@@ -28,6 +28,7 @@ from sqlops.online.copy import (
     CopySpec,
     CopyState,
     abort_online_copy,
+    plan_abort_online_copy,
     plan_online_copy,
     read_state,
     run_online_copy,
@@ -199,11 +200,23 @@ def refuse_if_unsafe(analysis: MigrateAnalysis, method: Method) -> None:
         return
     col = a.live.column(column)
     if col is None:
-        fix = (
-            "add it online with `sqlops schema upgrade` (it backfills date_day from time_since_epoch)"
-            if column == "date_day"
-            else f"add the column, or set partitions.{table}.column to the table's DATE/DATETIME column"
-        )
+        # Only a Squid log table (it has time_since_epoch) can get date_day from schema upgrade.
+        if column == "date_day" and a.live.column("time_since_epoch") is not None:
+            fix = (
+                f"add it online with `sqlops schema upgrade --table {table}` "
+                "(it backfills date_day from time_since_epoch)"
+            )
+        else:
+            dates = [
+                c.name
+                for c in a.live.columns
+                if c.type in ("date", "datetime") or c.type.startswith("datetime(")
+            ]
+            fix = (
+                f"set [partitions.{table}] column = {dates[0]!r} in the config (its DATE/DATETIME column)"
+                if dates
+                else f"add a DATE column to {table} and fill it, then list it as [partitions.{table}] column"
+            )
         raise PreconditionError(f"{table} has no column {column!r} to partition by", fix=fix)
     if col.type not in ("date", "datetime") and not col.type.startswith("datetime("):
         raise PreconditionError(
@@ -395,15 +408,27 @@ def run_migrate(
     )
 
 
-def abort_migrate(session: Session, analysis: MigrateAnalysis) -> list[str]:
-    """Undo an unfinished online migrate: drop its triggers and shadow; the table is untouched."""
+def _refuse_foreign_copy(analysis: MigrateAnalysis) -> None:
     if analysis.copy_state is not None and analysis.copy_state.job != JOB:
         raise PreconditionError(
             f"the unfinished copy of {analysis.table} belongs to {analysis.copy_state.job}, not migrate",
             fix="abort it with the command that started it: "
             f"sqlops {analysis.copy_state.job.replace('-', ' ')} --abort",
         )
+
+
+def abort_migrate(session: Session, analysis: MigrateAnalysis) -> list[str]:
+    """Undo an unfinished online migrate: drop its triggers and shadow; the table is untouched."""
+    _refuse_foreign_copy(analysis)
     return abort_online_copy(session, _probe(analysis.table))
+
+
+def plan_abort_migrate_for(session: Session, target: Target) -> Plan:
+    """What `--abort` would send (read-only), for ``--abort --dry-run``."""
+    analysis = analyse_migrate(session, target.table, target.column)
+    _refuse_foreign_copy(analysis)
+    plan = plan_abort_online_copy(session, _probe(target.table))
+    return Plan(JOB, plan.target, plan.statements, plan.notes)
 
 
 def plan_migrate_for(
@@ -439,11 +464,15 @@ def migrate_table(
         with named_lock(session, partition_lock(session, table)):
             analysis = analyse_migrate(session, table, target.column)
             if abort:
-                return MigrateOutcome("aborted", table, statements=abort_migrate(session, analysis))
+                with recorded_run(settings, JOB, where, origin) as run:
+                    sent = abort_migrate(session, analysis)
+                    run.statements = len(sent)
+                    run.note(action="aborted")
+                return MigrateOutcome("aborted", table, statements=sent)
             if analysis.done:
                 return MigrateOutcome("none", table)
-            with recorded_run(settings, JOB, where, origin) as run:
-                resuming = analysis.copy_state is not None and analysis.copy_state.job == JOB
+            resuming = analysis.copy_state is not None and analysis.copy_state.job == JOB
+            with recorded_run(settings, JOB, where, origin, resumes=resuming) as run:
                 if method == "alter" and not resuming and before_alter is not None:
                     refuse_if_unsafe(analysis, method)
                     before_alter(expected_alter_seconds(analysis), analysis.size_bytes)

@@ -28,7 +28,15 @@ from sqlops.errors import ConfigError, PreconditionError
 from sqlops.partitions import ddl
 from sqlops.partitions.ddl import PartitionSpec
 from sqlops.partitions.inspect import PartitionInfo, PartitionState
-from sqlops.partitions.months import add_months, archive_name, month_label, month_start, partition_name
+from sqlops.partitions.months import (
+    add_months,
+    archive_name,
+    month_label,
+    month_start,
+    months_between,
+    parse_partition_name,
+    partition_name,
+)
 from sqlops.plan import Plan, Statement
 
 ROTATE_JOB = "partition-rotate"
@@ -83,6 +91,8 @@ class RotatePlan:
     created: tuple[str, ...] = ()
     archived: tuple[tuple[str, str], ...] = ()  # (partition, archive table)
     dropped: tuple[str, ...] = ()
+    # Partitions whose rows leave the table (archived, or dropped while holding rows).
+    removes_rows: tuple[str, ...] = ()
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -135,8 +145,96 @@ def plan_layout(
     return specs
 
 
+@dataclass(frozen=True)
+class Anomaly:
+    """A month partition that is not one month of the layout: it spans several (a month was
+    dropped by hand, leaving its rows to the next one), or its pYYYYmMM name says another month."""
+
+    partition: str
+    lower: dt.date
+    upper: dt.date
+    months: int
+
+    def describe(self) -> str:
+        if self.months > 1:
+            return (
+                f"{self.partition} spans {self.months} months ({self.lower} to {self.upper}, excl.): "
+                "a month partition is missing"
+            )
+        return f"{self.partition} holds {self.lower} to {self.upper} (excl.), not the month its name says"
+
+
+def layout_anomalies(state: PartitionState, cutoff: dt.date | None = None) -> list[Anomaly]:
+    """Month partitions (not the first, not the catch-all) out of the one-month scheme. A
+    partition whose extra months are all past retention (`cutoff`) is rotate's own doing after
+    downtime (it never creates a month only to archive it) and is not reported."""
+    out: list[Anomaly] = []
+    for index, part in enumerate(state.partitions):
+        if index == 0 or part.upper is None or part.lower is None:
+            continue
+        if part.upper.day != 1 or part.lower.day != 1:
+            continue  # an admin's own bounds: not a layout sqlops made
+        own = add_months(part.upper, -1)
+        months = months_between(part.lower, part.upper)
+        if part.lower < own and (cutoff is None or own > cutoff):
+            out.append(Anomaly(part.name, part.lower, part.upper, months))
+            continue
+        named = parse_partition_name(part.name)
+        if named is not None and part.lower >= own and named != month_label(part.upper):
+            out.append(Anomaly(part.name, part.lower, part.upper, 1))
+    return out
+
+
+def _repair_steps(
+    state: PartitionState, anomalies: list[Anomaly], taken: set[str], scheme: ddl.Scheme
+) -> tuple[list[Statement], list[str], float]:
+    """Split each spanning partition into its months (the last keeps its name)."""
+    statements: list[Statement] = []
+    created: list[str] = []
+    seconds = 0.0
+    for anomaly in anomalies:
+        if anomaly.months < 2:
+            continue
+        part = state.partition(anomaly.partition)
+        assert part is not None
+        specs = month_specs(anomaly.lower, add_months(anomaly.upper, -1), taken)
+        for spec in specs:
+            taken.add(spec.name.lower())
+        rows = part.exact_rows if part.exact_rows is not None else part.estimated_rows
+        wait = rows / SPLIT_ROWS_PER_SECOND
+        seconds += wait
+        into = [*specs, PartitionSpec(part.name, anomaly.upper)]
+        statements.append(
+            Statement(
+                ddl.reorganize(state.table, [part.name], into, scheme, state.flavour),
+                f"repair: split {part.name} ({rows} row(s)) back into {len(into)} months; writes to "
+                f"{state.table} wait about {wait:.1f} s",
+            )
+        )
+        created += [s.name for s in specs]
+    return statements, created, seconds
+
+
 def _rows(p: PartitionInfo) -> str:
-    return f"~{p.estimated_rows} row(s), {(p.data_bytes + p.index_bytes) / 1048576:.1f} MiB"
+    size = f"{(p.data_bytes + p.index_bytes) / 1048576:.1f} MiB (est.)"
+    if p.exact_rows is not None:
+        return f"{p.exact_rows} row(s) (exact), {size}"
+    return f"~{p.estimated_rows} row(s) (est.), {size}"
+
+
+def rows_to_count(state: PartitionState, policy: Policy, today: dt.date) -> list[str]:
+    """The partitions whose exact row counts a rotate decision needs: those holding rows that
+    retention archives or drops, and those out of the scheme (a split copies their rows)."""
+    current = month_start(today)
+    cutoff = None if policy.retention_months is None else add_months(current, -policy.retention_months)
+    names = {a.partition for a in layout_anomalies(state, cutoff)}
+    if cutoff is not None:
+        names |= {
+            p.name
+            for i, p in enumerate(state.partitions)
+            if i > 0 and p.upper is not None and p.upper <= cutoff and p.has_rows
+        }
+    return sorted(names)
 
 
 def plan_rotate(
@@ -145,6 +243,7 @@ def plan_rotate(
     today: dt.date,
     *,
     split_catchall: bool = False,
+    repair: bool = False,
     job: str = ROTATE_JOB,
 ) -> RotatePlan:
     """Premake and retention for one table, from its inspected state."""
@@ -177,6 +276,25 @@ def plan_rotate(
     catchall = state.catchall
     cover_to: dt.date | None = horizon
 
+    # 0. Month partitions out of the scheme (a month dropped by hand): split them on request.
+    anomalies = layout_anomalies(state, cutoff)
+    if anomalies and repair:
+        steps, repaired, seconds = _repair_steps(state, anomalies, taken, scheme)
+        statements += steps
+        created += repaired
+        lock_seconds = seconds if steps else None
+    for anomaly in anomalies:
+        if anomaly.months > 1 and not repair:
+            part = state.partition(anomaly.partition)
+            rows = part.exact_rows if part is not None and part.exact_rows is not None else 0
+            problems.append(
+                f"{anomaly.describe()}. Splitting it copies its {rows} row(s) while writes to {table} wait, "
+                f"about {rows / SPLIT_ROWS_PER_SECOND:.1f} s; run `sqlops partition rotate --table {table} "
+                "--repair` when that is acceptable"
+            )
+        elif anomaly.months == 1:
+            notes.append(f"{anomaly.describe()}; rotate plans from bounds, so it is left as it is")
+
     # 1. Premake, by splitting the catch-all while it is empty.
     if catchall is not None and catchall.has_rows:
         low, high = state.catchall_range or (today, today)
@@ -200,7 +318,7 @@ def plan_rotate(
             cover_to = None
         else:
             cover_to = max(horizon, add_months(high, 1))
-            lock_seconds = seconds
+            lock_seconds = (lock_seconds or 0.0) + seconds
             notes.append(
                 f"splitting {catchall.name} with {state.catchall_rows} row(s): "
                 f"writes wait about {seconds:.1f} s"
@@ -218,7 +336,7 @@ def plan_rotate(
         new += month_specs(start, cover_to, taken, expired_before=cutoff)
         for spec in new:
             taken.add(spec.name.lower())
-        created = [s.name for s in new]
+        created += [s.name for s in new]
         span = f"{new[0].name}..{new[-1].name}" if len(new) > 1 else new[0].name
         if catchall is not None:
             sql = ddl.reorganize(
@@ -296,7 +414,11 @@ def plan_rotate(
             "range query on the partition column reads them too"
         )
     plan = Plan(job, table, tuple(statements), tuple(notes + [f"problem: {p}" for p in problems]))
-    return RotatePlan(plan, tuple(problems), lock_seconds, tuple(created), tuple(archived), tuple(dropped))
+    holding = {p.name for p in state.partitions if p.has_rows}
+    removes = tuple(n for n in [*(p for p, _ in archived), *dropped] if n in holding)
+    return RotatePlan(
+        plan, tuple(problems), lock_seconds, tuple(created), tuple(archived), tuple(dropped), removes
+    )
 
 
 def _archive_steps(

@@ -1,18 +1,18 @@
 """Running partition maintenance for configured tables: what the CLI and the scheduler call.
 
-Each run: connect with a short ``lock_wait_timeout``, take the table's named lock (one
-partition job per table at a time), record the run in ``sqlops_job_runs``, *re-inspect under
-the lock*, plan, execute (DESIGN.md §3). A plan that cannot do everything safely (the catch-all
+Each run: take the table's named lock (one partition job per table at a time), record the run
+in ``sqlops_job_runs``, *re-inspect under the lock*, plan, execute (DESIGN.md §3) with a
+:class:`~sqlops.plan.LockWait`, so the DDL waits for open transactions without queueing the
+logger's inserts behind it. A plan that cannot do everything safely (the catch-all
 holds rows) executes what it can and then fails loudly, so cron mails it, the run is recorded
 as failed and `partition check` reports it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
@@ -20,9 +20,11 @@ from sqlops.db import Session, connect, lock_name, named_lock
 from sqlops.errors import PreconditionError, SqlopsError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import read_state
-from sqlops.partitions.inspect import inspect_partitions, server_today
-from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate
-from sqlops.plan import ExecutionResult, PlanExecutionError, execute
+from sqlops.partitions.inspect import count_rows, inspect_partitions, server_today
+from sqlops.partitions.planner import ROTATE_JOB, Policy, RotatePlan, plan_rotate, rows_to_count
+from sqlops.plan import ExecutionResult, LockWait, PlanExecutionError, execute
+from sqlops.rollup.daily import RollupTarget, refresh_before_removal
+from sqlops.schema.inspect import table_exists
 
 log = logging.getLogger("sqlops.partitions")
 
@@ -76,6 +78,7 @@ def plan_for(
     *,
     today: dt.date | None = None,
     split_catchall: bool = False,
+    repair: bool = False,
 ) -> RotatePlan:
     """Inspect and plan one table (read-only)."""
     state = inspect_partitions(session, target.table, target.column)
@@ -85,26 +88,9 @@ def plan_for(
             fix="check --table / [partitions.<table>] in the config, or create it with `sqlops schema init`",
         )
     day = today or server_today(session, zone)
-    return plan_rotate(state, target.policy, day, split_catchall=split_catchall)
-
-
-@contextlib.contextmanager
-def ddl_lock_wait(session: Session, configured: int) -> Iterator[int]:
-    """Bound how long one partition DDL attempt can queue the writer behind it.
-
-    While an ALTER waits for its metadata lock, every new insert waits behind it. Measured on
-    MariaDB 10.11: partition DDL (REORGANIZE, DROP, CONVERT PARTITION) waits *twice*
-    ``lock_wait_timeout`` before failing with 1205 (MySQL 9.7: once), so on MariaDB the session
-    gets half the configured value; 0 means "do not wait" and the executor retries instead.
-    Yields the number of attempts the executor should make.
-    """
-    wait = configured // 2 if session.info.is_mariadb else max(1, configured)
-    previous = session.scalar("SELECT @@SESSION.lock_wait_timeout")
-    session.execute("SET SESSION lock_wait_timeout = %s", (wait,))
-    try:
-        yield 20 if wait == 0 else 8
-    finally:
-        session.execute("SET SESSION lock_wait_timeout = %s", (previous,))
+    if state.managed:
+        state = count_rows(session, state, rows_to_count(state, target.policy, day))
+    return plan_rotate(state, target.policy, day, split_catchall=split_catchall, repair=repair)
 
 
 class RotateIncomplete(SqlopsError):
@@ -150,27 +136,51 @@ def run_rotate(
     origin: str = "cli",
     today: dt.date | None = None,
     split_catchall: bool = False,
+    repair: bool = False,
     before_execute: Callable[[RotatePlan], None] | None = None,
+    rollup: RollupTarget | None = None,
 ) -> RotateOutcome:
-    """Lock, record, re-inspect, plan and execute rotate for one table."""
-    with connect(settings, maintenance=True) as session:
+    """Lock, record, re-inspect, plan and execute rotate for one table. With `rollup` (the
+    rollup that counts this table), months are archived or dropped only after it has counted
+    them: rotate refreshes it first when its table exists, and stops when it cannot."""
+    # Rotate sends only dates, computed in Python: a named zone needs no server zone tables.
+    with connect(settings, maintenance=True, zone_in_python=True) as session:
         where = f"{session.database}.{target.table}"
         lock = partition_lock(session, target.table)
         with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
             refuse_during_copy(session, target.table)
             day = today or server_today(session, settings.time_zone)
-            rp = plan_for(session, target, settings.time_zone, today=day, split_catchall=split_catchall)
+            rp = plan_for(
+                session, target, settings.time_zone, today=day, split_catchall=split_catchall, repair=repair
+            )
             for note in rp.plan.notes:
                 log.info("%s: %s", target.table, note)
             if before_execute is not None:
                 before_execute(rp)
+            if (
+                rollup is not None
+                and rollup.source == target.table
+                and rp.removes_rows
+                and table_exists(session, rollup.table)
+            ):
+                try:
+                    refresh_before_removal(settings, rollup, rp.removes_rows, origin=origin)
+                except SqlopsError as exc:
+                    raise PreconditionError(
+                        f"rotate of {where} did nothing: the rollup {rollup.table} could not count "
+                        f"{', '.join(rp.removes_rows)} before they leave the table",
+                        why=exc.what,
+                        fix=f"run `sqlops rollup refresh` once it can, then rotate again ({exc.fix or ''})",
+                    ) from exc
             outcome = RotateOutcome(where, rp, today=day)
             allow = target.policy.allow_destructive
             try:
-                with ddl_lock_wait(session, settings.lock_wait_timeout) as attempts:
-                    outcome.result = execute(
-                        session, rp.plan, allow_destructive=allow, attempts=attempts, first_delay=0.2
-                    )
+                outcome.result = execute(
+                    session,
+                    rp.plan,
+                    allow_destructive=allow,
+                    lock_wait=LockWait.for_tables(settings, target.table),
+                )
             except PlanExecutionError as exc:
                 outcome.result = exc.result
                 raise

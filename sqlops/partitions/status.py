@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlops.db import Session
-from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING
+from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING, UsageError
 from sqlops.jobruns import recent_runs
 from sqlops.online.copy import read_state
-from sqlops.partitions.inspect import PartitionInfo, PartitionState, inspect_partitions
+from sqlops.partitions.inspect import PartitionInfo, PartitionState, count_rows, inspect_partitions
 from sqlops.partitions.months import add_months, month_start, today_in_zone
-from sqlops.partitions.planner import ROTATE_JOB
+from sqlops.partitions.planner import ROTATE_JOB, Anomaly, layout_anomalies, rows_to_count
 from sqlops.partitions.rotate import Target
 
 # A rotate still "running" after this long crashed or hangs.
@@ -58,17 +58,28 @@ class TableStatus:
         months = self.target.policy.retention_months
         return None if months is None else add_months(month_start(self.today), -months)
 
+    def anomalies(self) -> list[Anomaly]:
+        if self.state is None or not self.state.managed:
+            return []
+        return layout_anomalies(self.state, self.cutoff())
+
     def _partition(self, index: int, p: PartitionInfo) -> dict[str, Any]:
         assert self.state is not None
         kind = "first" if index == 0 else ("catchall" if p.is_catchall else "month")
         cutoff = self.cutoff()
+        anomaly = next((a for a in self.anomalies() if a.partition == p.name), None)
         return {
             "name": p.name,
             "kind": kind,
             "from": p.lower,
             "to": p.upper,
             "empty": not p.has_rows,
+            # Exact where it is known (empty partitions, the catch-all, anything rotate decides
+            # on), else the server's estimate; rows_exact says which.
+            "rows": p.exact_rows if p.exact_rows is not None else p.estimated_rows,
+            "rows_exact": p.exact_rows is not None,
             "estimated_rows": p.estimated_rows,
+            "anomaly": anomaly.describe() if anomaly else None,
             "size_bytes": p.data_bytes + p.index_bytes,
             "expired": bool(
                 kind == "month" and cutoff is not None and p.upper is not None and p.upper <= cutoff
@@ -141,14 +152,17 @@ def inspect_status(
     session: Session, target: Target, zone: str, *, now_utc: dt.datetime | None = None
 ) -> TableStatus:
     now = now_utc or session.scalar("SELECT UTC_TIMESTAMP()")
+    today = today_in_zone(now, zone)
     state = inspect_partitions(session, target.table, target.column)
+    if state is not None and state.managed:
+        state = count_rows(session, state, rows_to_count(state, target.policy, today))
     copy = read_state(session, target.table)
     return TableStatus(
         target=target,
         database=session.database,
         zone=zone,
         now_utc=now,
-        today=today_in_zone(now, zone),
+        today=today,
         state=state,
         unfinished_copy=copy.job if copy else None,
         runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}", create=False),
@@ -166,6 +180,21 @@ class CheckResult:
 
 
 _LABEL = {NAGIOS_OK: "OK", NAGIOS_WARNING: "WARNING", NAGIOS_CRITICAL: "CRITICAL", NAGIOS_UNKNOWN: "UNKNOWN"}
+
+
+def validate_thresholds(target: Target) -> None:
+    """A warning threshold below the critical one reads backwards: refuse it (UNKNOWN)."""
+    section = target.section
+    warning, critical = section.headroom_warning_days, section.headroom_critical_days
+    if warning < critical:
+        raise UsageError(
+            f"{target.table}: the warning threshold ({warning} days) is below the critical one "
+            f"({critical} days)",
+            why="headroom below the critical threshold is already CRITICAL, so no headroom would ever be "
+            "a WARNING",
+            fix="give --warning-days (headroom_warning_days) a value at least --critical-days "
+            "(headroom_critical_days), e.g. --warning-days 20 --critical-days 7",
+        )
 
 
 def _findings(status: TableStatus) -> list[tuple[int, str]]:
@@ -190,6 +219,8 @@ def _findings(status: TableStatus) -> list[tuple[int, str]]:
         out.append((NAGIOS_CRITICAL, f"headroom {headroom} day(s) < {section.headroom_critical_days}"))
     elif headroom is not None and headroom < section.headroom_warning_days:
         out.append((NAGIOS_WARNING, f"headroom {headroom} day(s) < {section.headroom_warning_days}"))
+    for anomaly in status.anomalies():
+        out.append((NAGIOS_WARNING, anomaly.describe()))
     first = state.first
     if first is not None and first.has_rows and not first.is_catchall:
         out.append((NAGIOS_WARNING, f"first partition {first.name} is not empty"))
@@ -205,7 +236,7 @@ def _run_findings(status: TableStatus) -> list[tuple[int, str]]:
     if last is not None and last["status"] == "running" and now - last["started_at"] > STALE_RUN:
         since = f"{last['started_at']:%Y-%m-%d %H:%M}"
         out.append((NAGIOS_WARNING, f"rotate #{last['id']} 'running' since {since} UTC (crashed?)"))
-    elif last is not None and last["status"] in ("failed", "interrupted"):
+    elif last is not None and last["status"] in ("failed", "interrupted", "died"):
         error = str(last.get("error") or "").splitlines()
         text = f"last rotate {last['status']} at {last['started_at']:%Y-%m-%d %H:%M} UTC"
         out.append((NAGIOS_WARNING, text + (f": {error[0][:160]}" if error else "")))

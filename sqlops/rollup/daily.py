@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlops.config import Config
+from sqlops.config import Config, DatabaseConfig
 from sqlops.db import Session, connect, lock_name, named_lock, quote_ident, retry_transaction, utc_now
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
@@ -300,6 +300,46 @@ def plan_refresh(session: Session, source: str, target: str, chunk_rows: int) ->
         )
     notes = (f"{target} has counted {source} up to id {last}; MAX(id) is {cap}",)
     return Plan(JOB, f"{session.database}.{target}", tuple(statements), notes)
+
+
+@dataclass(frozen=True)
+class RollupTarget:
+    """Which rollup counts which log table (rotate refreshes it before removing months)."""
+
+    source: str
+    table: str
+    chunk_rows: int = 50_000
+
+    @classmethod
+    def from_config(cls, config: Config) -> RollupTarget:
+        return cls(config.rollup.source or config.schema.table, config.rollup.table, config.rollup.chunk_rows)
+
+
+def refresh_before_removal(
+    settings: DatabaseConfig, rollup: RollupTarget, months: tuple[str, ...], *, origin: str = "cli"
+) -> RollupOutcome:
+    """Count every row of the log table into the rollup before rotate archives or drops
+    `months` (the rollup reads by id, so rows that leave the table uncounted are lost to it).
+    Waits up to a minute for a refresh already running; raises when it cannot refresh."""
+    # The rollup groups by the stored date_day: the session's zone plays no part.
+    with connect(settings, maintenance=True, zone_in_python=True) as session:
+        where = f"{session.database}.{rollup.table}"
+        lock = lock_name("rollup", session.database, rollup.table)
+        with (
+            named_lock(session, lock, wait_seconds=60),
+            recorded_run(settings, JOB, where, origin) as run,
+        ):
+            outcome = refresh_daily(session, rollup.source, rollup.table, chunk_rows=rollup.chunk_rows)
+            run.statements = outcome.chunks
+            run.note(**outcome.summary(), before_removing=list(months))
+    log.info(
+        "refreshed %s before removing %s from %s: %d row(s) counted",
+        rollup.table,
+        ", ".join(months),
+        rollup.source,
+        outcome.rows_read,
+    )
+    return outcome
 
 
 def run_rollup(

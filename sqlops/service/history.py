@@ -17,7 +17,7 @@ def job_history(
     limit: int = 20,
 ) -> list[dict[str, Any]]:
     """Recent runs with their duration in seconds (None while running or after a crash)."""
-    statuses = ("failed", "interrupted") if failed_only else None
+    statuses = ("failed", "interrupted", "died") if failed_only else None
     rows = recent_runs(session, job=job, target=target, statuses=statuses, limit=limit, create=False)
     for row in rows:
         done = row["finished_at"]

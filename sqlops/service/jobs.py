@@ -17,13 +17,16 @@ ORIGIN = "scheduler"
 def rotate_all(config: Config, stop: threading.Event | None = None) -> int:
     """`partition rotate` for every configured table; returns how many failed."""
     from sqlops.partitions.rotate import run_rotate, targets
+    from sqlops.rollup.daily import RollupTarget
 
     failed = 0
     for target in targets(config):
         if stop is not None and stop.is_set():
             break
         try:
-            outcome = run_rotate(config.database, target, origin=ORIGIN)
+            outcome = run_rotate(
+                config.database, target, origin=ORIGIN, rollup=RollupTarget.from_config(config)
+            )
         except LockHeldError as exc:
             log.warning("rotate of %s skipped: %s", target.table, exc.what)
         except SqlopsError as exc:

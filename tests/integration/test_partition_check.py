@@ -128,3 +128,49 @@ def test_usage_and_connection_errors_are_unknown() -> None:
     assert out.returncode == 3, out
     out = sqlops("--dsn", "mysql://root@127.0.0.1:1/x", "partition", "check")
     assert out.returncode == 3 and out.stdout.startswith("UNKNOWN - cannot connect")
+
+
+def test_a_month_dropped_by_hand_is_a_warning_and_rotate_repairs_it_on_request(db) -> None:  # type: ignore[no-untyped-def]
+    """After DROP PARTITION of next month by hand, the month after it spans two months: check
+    and status warn, rotate fails naming it (exit 1, no "nothing to do"), --repair splits it."""
+    partitioned(db)
+    with db.connect() as session:
+        today = session.scalar("SELECT UTC_DATE()")
+        nxt, after = add_months(today.replace(day=1), 1), add_months(today.replace(day=1), 2)
+        gone, spanning = f"p{nxt:%Y}m{nxt:%m}", f"p{after:%Y}m{after:%m}"
+        session.execute(f"ALTER TABLE access_log DROP PARTITION {gone}")
+        insert_days(session, [nxt, nxt + dt.timedelta(days=3), after], per_day=4)
+    code, line = check(db)
+    assert code == 1 and f"{spanning} spans 2 months" in line, line
+    text = sqlops("--dsn", db.dsn, "partition", "status").stdout
+    assert f"WARNING: {spanning} spans 2 months" in text and "--repair" in text, text
+    report = json.loads(sqlops("--dsn", db.dsn, "partition", "status", "--format", "json").stdout)
+    (entry,) = [p for p in report["tables"][0]["partitions"] if p["name"] == spanning]
+    assert entry["anomaly"] and entry["rows"] == 12 and entry["rows_exact"] is True
+    out = sqlops("--dsn", db.dsn, "partition", "rotate")
+    assert out.returncode == 1 and spanning in out.stderr and "--repair" in out.stderr, out.stderr
+    assert "nothing to do" not in out.stdout
+    dry = sqlops("--dsn", db.dsn, "partition", "rotate", "--repair", "--dry-run")
+    assert f"REORGANIZE PARTITION `{spanning}` INTO" in dry.stdout and "12 row(s)" in dry.stdout, dry.stdout
+    out = sqlops("--dsn", db.dsn, "partition", "rotate", "--repair")
+    assert out.returncode == 0, out.stderr
+    with db.connect() as session:
+        rows = dict(
+            session.query(
+                "SELECT PARTITION_NAME, PARTITION_DESCRIPTION FROM information_schema.PARTITIONS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'access_log'"
+            )
+        )
+        assert gone in rows and spanning in rows
+        assert session.scalar(f"SELECT COUNT(*) FROM access_log PARTITION ({gone})") == 8
+        assert session.scalar(f"SELECT COUNT(*) FROM access_log PARTITION ({spanning})") == 4
+    code, line = check(db)
+    assert code == 0, line
+    assert sqlops("--dsn", db.dsn, "partition", "rotate").stdout.strip().endswith("nothing to do")
+
+
+def test_a_warning_threshold_below_the_critical_one_is_unknown(db) -> None:  # type: ignore[no-untyped-def]
+    partitioned(db)
+    code, line = check(db, "--warning-days", "3", "--critical-days", "7")
+    assert code == 3 and line.startswith("UNKNOWN - "), line
+    assert "warning threshold (3 days) is below the critical one (7 days)" in line

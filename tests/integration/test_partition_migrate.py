@@ -134,14 +134,92 @@ def test_a_crashed_online_migrate_resumes_with_the_same_layout(db) -> None:  # t
         assert read_state(session, "access_log") is None
 
 
+KILLED_MIGRATE = """
+import pathlib, sys, time
+from sqlops.config import Config, DatabaseConfig
+from sqlops.partitions.migrate import migrate_table
+from sqlops.partitions.rotate import targets
+
+host, port, user, password, database, marker = sys.argv[1:]
+settings = DatabaseConfig(host=host, port=int(port), user=user, password=password or None, database=database)
+
+def stall(progress):
+    pathlib.Path(marker).write_text("copying")
+    time.sleep(600)
+
+(target,) = targets(Config(), "access_log")
+migrate_table(settings, target, progress=stall)
+"""
+
+
+def test_a_migrate_killed_with_9_is_recorded_as_died_and_its_resume_links_to_it(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    from sqlops.jobruns import recent_runs
+
+    with db.connect() as session:
+        create_log_table(session)
+        spread(session, rows_per_day=60)
+    marker = tmp_path / "copying"
+    s = db.settings()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED_MIGRATE,
+            s.host,
+            str(s.port),
+            s.user or "",
+            s.password or "",
+            db.name,
+            str(marker),
+        ],
+        env=ENV,
+    )
+    try:
+        for _ in range(300):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the migrate never reached its copy"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    time.sleep(0.5)  # the server notices the closed connection
+    with db.connect() as session:
+        (run,) = recent_runs(session, job="partition-migrate", create=False)
+        assert run["status"] == "died" and f"connection {run['connection_id']} is gone" in run["error"]
+    out = sqlops("--dsn", db.dsn, "jobs", "--failed", "--format", "json")
+    assert out.returncode == 0 and '"died"' in out.stdout, out.stdout + out.stderr
+    outcome = migrate_table(db.settings(), target(), method="online")
+    assert outcome.resumed
+    with db.connect() as session:
+        rows = session.query_dicts("SELECT id, status, resumes FROM sqlops_job_runs ORDER BY id")
+    assert [(r["status"], r["resumes"]) for r in rows] == [("died", None), ("ok", rows[0]["id"])]
+
+
 def test_abort_undoes_an_unfinished_migrate_and_leaves_the_table_untouched(db) -> None:  # type: ignore[no-untyped-def]
     with db.connect() as session:
         create_log_table(session, trigger=True)
         before = spread(session, rows_per_day=100)
     crash_mid_copy(db, D(2026, 1, 1), premake=3)
+    dry = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "DROP TRIGGER IF EXISTS `access_log_sqlops_copy_ins`" in dry.stdout
+    assert "DROP TABLE IF EXISTS `_access_log_sqlops_new`" in dry.stdout
+    assert "CREATE TABLE" not in dry.stdout and "RENAME" not in dry.stdout  # not the migrate plan
     out = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort")
     assert out.returncode == 0, out.stderr
-    assert "aborted" in out.stdout
+    assert "aborted: 4 statement(s)" in out.stdout
+    again = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to abort" in again.stdout and "statement(s)" not in again.stdout
+    dry = sqlops("--dsn", db.dsn, "partition", "migrate", "--abort", "--dry-run")
+    assert "nothing to abort" in dry.stdout and "DROP" not in dry.stdout
+    with db.connect() as session:  # every run is recorded, aborts too
+        runs = session.query_dicts("SELECT status, statements, summary FROM sqlops_job_runs ORDER BY id")
+    aborts = [r for r in runs if '"aborted"' in (r["summary"] or "")]
+    assert [(r["status"], r["statements"]) for r in aborts] == [("ok", 4), ("ok", 0)], runs
     with db.connect() as session:
         live = inspect_table(session, "access_log")
         assert live.primary_key == ("id",) and not live.partitioned
@@ -264,3 +342,18 @@ def test_any_configured_table_with_a_datetime_column(db, tmp_path: Path) -> None
     assert "archived p2026m01 -> events_2026m01, p2026m02 -> events_2026m02" in out.stdout
     with db.connect() as session:
         assert session.query("SELECT what FROM events_2026m02") == [("b",)]
+
+
+def test_a_table_without_the_date_column_is_pointed_at_schema_upgrade_only_when_it_is_a_squid_table(
+    db,
+) -> None:  # type: ignore[no-untyped-def]
+    db.sql("CREATE TABLE plain (id INT AUTO_INCREMENT PRIMARY KEY, x INT)")
+    db.sql("CREATE TABLE events (id INT AUTO_INCREMENT PRIMARY KEY, created DATETIME NOT NULL)")
+    db.sql("CREATE TABLE squidlog (id INT AUTO_INCREMENT PRIMARY KEY, time_since_epoch DECIMAL(15,3))")
+    out = sqlops("--dsn", db.dsn, "partition", "migrate", "--table", "plain")
+    assert out.returncode == 1 and "has no column 'date_day'" in out.stderr, out.stderr
+    assert "schema upgrade" not in out.stderr and "add a DATE column to plain" in out.stderr
+    out = sqlops("--dsn", db.dsn, "partition", "migrate", "--table", "events")
+    assert "schema upgrade" not in out.stderr and "column = 'created'" in out.stderr, out.stderr
+    out = sqlops("--dsn", db.dsn, "partition", "migrate", "--table", "squidlog")
+    assert "sqlops schema upgrade --table squidlog" in out.stderr, out.stderr

@@ -75,6 +75,17 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
         partition_like_migrate(session, "access_log", D(2025, 9, 1), D(2025, 9, 1), premake=3)
         insert_days(session, [D(2025, 9, 5), D(2025, 9, 30)], per_day=3)
         insert_days(session, [D(2025, 10, 1), D(2025, 12, 24)], per_day=2)
+        # The decision to archive rests on exact counts, never on the server's estimate (0 for
+        # full partitions right after migrate): the plan says which is which.
+        reasons = [
+            s.reason
+            for s in plan_for(
+                session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
+            ).plan.statements
+        ]
+        assert any("p2025m09" in r and "6 row(s) (exact)" in r for r in reasons), reasons
+        assert any("p2025m10" in r and "2 row(s) (exact)" in r for r in reasons), reasons
+        assert not any("~" in r for r in reasons), reasons
     outcome = run_rotate(db.settings(), target(premake_months=1, retention_months=2), today=D(2026, 1, 10))
     assert outcome.rotate_plan.archived == (
         ("p2025m09", "access_log_2025m09"),
@@ -167,6 +178,7 @@ def test_a_catchall_with_rows_fails_loudly_and_is_split_only_with_the_flag(db, t
     assert out.returncode == 1, out.stderr
     assert "pcatchall holds 6 row(s)" in out.stderr and "--split-catchall" in out.stderr
     assert "Traceback" not in out.stderr
+    assert "nothing to do" not in out.stdout and "needs a decision" in out.stdout, out.stdout
     check = sqlops("--dsn", db.dsn, "partition", "check")
     assert check.returncode == 2 and check.stdout.startswith("PARTITIONS CRITICAL - ")
     assert "pcatchall holds 6 row(s)" in check.stdout and "last rotate failed" in check.stdout
@@ -272,7 +284,7 @@ def test_partition_ddl_behind_an_open_transaction_gives_up_quickly_and_retries(d
     assert "error" not in result, result
     assert result["outcome"].rotate_plan.created == ("p2026m02", "p2026m03")  # type: ignore[attr-defined]
     assert errors == []
-    # An insert waits at most one attempt's lock wait (1 s; MariaDB: none, see ddl_lock_wait)
+    # An insert waits at most one attempt's lock wait (database.ddl_lock_wait, see LockWait)
     # plus the ALTER's own run once it has the lock, never for the reader's whole transaction.
     ddl = max(e.seconds for e in result["outcome"].result.executed)  # type: ignore[attr-defined]
     assert max(waits) < 1.0 + ddl + 0.5, f"an insert waited {max(waits):.2f} s behind the ALTER ({ddl:.2f} s)"
@@ -365,3 +377,26 @@ def test_status_json_lists_partitions_with_exact_emptiness(db) -> None:  # type:
     assert report["last_rotate"]["status"] == "ok" and report["policy"]["premake_months"] == 3
     text = sqlops("--dsn", db.dsn, "partition", "status")
     assert f"headroom: {report['headroom_days']} day(s)" in text.stdout and "last rotate: ok" in text.stdout
+
+
+def test_rotate_status_and_check_work_with_a_named_zone_without_the_servers_zone_tables(
+    db, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Rotate needs only dates, computed with zoneinfo: no zone tables on the server needed."""
+    with db.connect() as session:
+        today = session.scalar("SELECT UTC_DATE()")
+        create_log_table(session)
+        partition_like_migrate(session, "access_log", add_months(today, -1), add_months(today, -1), premake=0)
+    config = tmp_path / "sqlops.toml"
+    config.write_text('[database]\ntime_zone = "Pacific/Kiritimati"\n')
+    dry = sqlops("--dsn", db.dsn, "partition", "rotate", "--dry-run", config=config)
+    assert dry.returncode == 0, dry.stderr
+    assert "REORGANIZE PARTITION `pcatchall`" in dry.stdout
+    out = sqlops("--dsn", db.dsn, "partition", "rotate", config=config)
+    assert out.returncode == 0, out.stderr
+    status = sqlops("--dsn", db.dsn, "partition", "status", "--format", "json", config=config)
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)["tables"][0]
+    assert report["time_zone"] == "Pacific/Kiritimati" and report["headroom_days"] > 0
+    check = sqlops("--dsn", db.dsn, "partition", "check", config=config)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -183,3 +183,35 @@ def test_cli_refresh_dry_run_json_and_a_source_without_date_day(db) -> None:  # 
     db.sql("CREATE TABLE old_log (id INT AUTO_INCREMENT PRIMARY KEY, time_since_epoch DECIMAL(15,3))")
     with db.connect() as session, pytest.raises(PreconditionError, match="lacks the column"):
         refresh_daily(session, "old_log", "old_daily")
+
+
+def test_rotate_counts_months_into_the_rollup_before_it_archives_them(db) -> None:  # type: ignore[no-untyped-def]
+    """Rows loaded after the last refresh (here: before the first) must not leave the log
+    table uncounted: rotate refreshes the rollup before archiving (or dropping) a month."""
+    from sqlops.rollup.daily import RollupTarget
+
+    with db.connect() as session:
+        create_log_table(session)
+        partition_like_migrate(session, "access_log", D(2025, 10, 1), D(2025, 12, 1), premake=1)
+        daily.ensure_tables(session, "access_log_daily")  # the rollup exists, never refreshed
+        insert_rows(session, traffic([D(2025, 9, 20), D(2025, 10, 5), D(2025, 11, 5), D(2025, 12, 5)], 25))
+        everything = expected(session)
+    (tgt,) = targets(
+        Config(partitions={"access_log": PartitionTableConfig(premake_months=1, retention_months=1)})
+    )
+    outcome = run_rotate(
+        db.settings(),
+        tgt,
+        today=D(2025, 12, 10),
+        rollup=RollupTarget("access_log", "access_log_daily"),
+    )
+    assert [p for p, _ in outcome.rotate_plan.archived] == ["p2025m10"]
+    with db.connect() as session:
+        assert session.scalar("SELECT COUNT(*) FROM access_log_2025m10") == 25
+        assert rollup(session) == everything  # October was counted before it left
+        runs = session.query_dicts("SELECT job, status, summary FROM sqlops_job_runs ORDER BY id")
+    assert sorted((r["job"], r["status"]) for r in runs) == [
+        ("partition-rotate", "ok"),
+        ("rollup-refresh", "ok"),
+    ]
+    assert "p2025m10" in next(r["summary"] for r in runs if r["job"] == "rollup-refresh")

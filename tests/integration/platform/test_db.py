@@ -76,3 +76,16 @@ def test_quote_ident_round_trips_awkward_names(db) -> None:  # type: ignore[no-u
             )
             == 1
         )
+
+
+def test_an_offset_the_server_rejects_is_not_blamed_on_zone_tables(db) -> None:  # type: ignore[no-untyped-def]
+    """MariaDB 10.11 accepts offsets -12:59..+13:00, MySQL 9.7 -13:59..+14:00 (both verified)."""
+    if db.flavour == "mysql":
+        with db.connect(time_zone="+14:00") as session:
+            assert session.scalar("SELECT @@time_zone") == "+14:00"
+        return
+    with pytest.raises(ConfigError) as err:
+        db.connect(time_zone="+14:00")
+    text = str(err.value)
+    assert "rejects the time zone offset '+14:00'" in text and "-12:59 to +13:00" in text, text
+    assert "mysql_tzinfo_to_sql" not in text and "tables are empty" not in text

@@ -14,7 +14,7 @@ from sqlops.config import PartitionTableConfig
 from sqlops.errors import ConfigError, PreconditionError
 from sqlops.partitions.inspect import PartitionState
 from sqlops.partitions.months import add_months, from_days, month_start, to_days, today_in_zone
-from sqlops.partitions.planner import Policy, plan_layout, plan_rotate
+from sqlops.partitions.planner import Policy, layout_anomalies, plan_layout, plan_rotate
 from sqlops.plan import render
 
 D = dt.date
@@ -277,6 +277,7 @@ def test_rotate_is_idempotent_gap_free_and_keeps_every_row(
                 cutoff = add_months(month_start(today), -policy.retention_months)
             removed = policy.archive or policy.allow_destructive
             assert layout_violations(model.state(), today, policy.premake_months, cutoff, removed) == []
+            assert layout_anomalies(model.state(), cutoff) == []  # rotate never warns of its own layout
             assert not model.state().catchall_rows
         for _ in range(writes):  # today's traffic lands in today's month, never the catch-all
             assert model.insert(today) != "pcatchall" or rp.problems
@@ -284,3 +285,33 @@ def test_rotate_is_idempotent_gap_free_and_keeps_every_row(
     lost = model.dropped_rows
     assert lost == 0 or (not policy.archive and policy.allow_destructive)
     assert model.total_rows() + lost == inserted
+
+
+def test_a_month_dropped_by_hand_is_reported_and_repaired_only_on_request() -> None:
+    model = Model.from_specs("access_log", plan_layout(D(2026, 1, 1), None, D(2026, 1, 10), 3))
+    model.apply("ALTER TABLE `access_log` DROP PARTITION `p2026m02`")
+    (anomaly,) = layout_anomalies(model.state())
+    assert (anomaly.partition, anomaly.lower, anomaly.upper, anomaly.months) == (
+        "p2026m03",
+        D(2026, 2, 1),
+        D(2026, 4, 1),
+        2,
+    )
+    rp = plan_rotate(model.state(), Policy(premake_months=3), D(2026, 1, 10))
+    assert not rp.plan and "p2026m03 spans 2 months" in rp.problems[0] and "--repair" in rp.problems[0]
+    rp = plan_rotate(model.state(), Policy(premake_months=3), D(2026, 1, 10), repair=True)
+    assert rp.created == ("p2026m02",) and not rp.problems
+    for statement in rp.plan.statements:
+        model.apply(statement.sql)
+    assert layout_anomalies(model.state()) == []
+    assert not plan_rotate(model.state(), Policy(premake_months=3), D(2026, 1, 10)).plan
+
+
+def test_nowait_goes_after_the_first_table_name() -> None:
+    from sqlops.plan import _nowait
+
+    assert _nowait("/* sqlops:j */ ALTER TABLE `a``b` DROP PARTITION `p`") == (
+        "/* sqlops:j */ ALTER TABLE `a``b` NOWAIT DROP PARTITION `p`"
+    )
+    assert _nowait("RENAME TABLE `t` TO `o`, `n` TO `t`") == "RENAME TABLE `t` NOWAIT TO `o`, `n` TO `t`"
+    assert _nowait("CREATE TRIGGER x AFTER INSERT ON t") is None
