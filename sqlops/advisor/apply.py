@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from sqlops.advisor.model import DropAdvice, IndexAdvice
 from sqlops.db import ServerInfo, Session, lock_name, named_lock, qualified, quote_ident
-from sqlops.plan import ExecutionResult, Plan, Statement, execute
+from sqlops.plan import ExecutionResult, LockWait, Plan, Statement, execute
 
 JOB = "advise"
 
@@ -104,20 +104,20 @@ def plan_tables(plan: Plan) -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def apply_plan(session: Session, plan: Plan, *, lock_wait_timeout: int = 2) -> ExecutionResult:
-    """Run the plan under the per-table named locks with a short lock_wait_timeout.
+def apply_plan(session: Session, plan: Plan, *, lock_wait: LockWait | None = None) -> ExecutionResult:
+    """Run the plan under the per-table named locks, through the executor's lock waiting
+    (database.ddl_lock_wait / ddl_deadline): an ALTER never queues the application's
+    statements behind it while another session holds the table's metadata lock.
 
     Raises LockHeldError (exit 4) when another run holds a table's lock, PlanExecutionError when
-    a statement fails (saying what already ran)."""
+    a statement fails (saying what already ran), LockWaitExpired at the deadline."""
     if not plan:
         return ExecutionResult(plan)
+    tables = plan_tables(plan)
+    wait = lock_wait or LockWait.for_tables(
+        session.settings, *(t for s, t in tables if t != "*" and s == session.database)
+    )
     with contextlib.ExitStack() as stack:
-        for schema_name, table in plan_tables(plan):
+        for schema_name, table in tables:
             stack.enter_context(named_lock(session, lock_name(JOB, schema_name, table)))
-        old = session.scalar("SELECT @@SESSION.lock_wait_timeout")
-        session.execute("SET SESSION lock_wait_timeout = %s", (max(1, int(lock_wait_timeout)),))
-        try:
-            return execute(session, plan)
-        finally:
-            with contextlib.suppress(Exception):
-                session.execute("SET SESSION lock_wait_timeout = %s", (old,))
+        return execute(session, plan, lock_wait=wait)

@@ -104,7 +104,7 @@ def test_apply_adds_the_index_and_hides_the_redundant_one(db, caplog) -> None:  
         session.execute("SET SESSION lock_wait_timeout = 77")
         plan = plan_apply(db.name, [_index()], [_drop(session.info)], info=session.info)
         with caplog.at_level(logging.INFO, logger="sqlops.plan"):
-            result = apply_plan(session, plan, lock_wait_timeout=3)
+            result = apply_plan(session, plan)
         assert len(result.executed) == 2
         assert session.scalar("SELECT @@SESSION.lock_wait_timeout") == 77  # restored
         assert session.scalar("SELECT IS_USED_LOCK(%s)", (lock_name("advise", db.name, "orders"),)) is None
