@@ -83,8 +83,17 @@ def advise(
     by_id = {c.id: c for c in classes}
     say(f"analysing {len(classes)} classes")
     analyses = analyse_all(classes, schema, opts.jobs)
+    # Statements that do not parse are listed one by one; SET/SHOW/CALL... (no table access the
+    # advisor can see) only counted, or a log's session set-up would fill the report.
     unanalysed = tuple(
-        Unanalysed(a.class_id, by_id[a.class_id].fingerprint, a.error) for a in analyses if a.error
+        Unanalysed(a.class_id, by_id[a.class_id].fingerprint, a.error)
+        for a in analyses
+        if a.error and (a.statement_kind != "other" or a.error.startswith("sqlglot"))
+    )
+    skipped = Counter(
+        by_id[a.class_id].example.split(None, 1)[0].upper()
+        for a in analyses
+        if a.error and not a.error.startswith("sqlglot") and a.statement_kind == "other"
     )
     heavy = heavy_write_tables(classes, analyses, schema, opts.log_table)
     schema = with_sizes_from_log(schema, classes, analyses)
@@ -96,6 +105,9 @@ def advise(
         if analysis.error or not analysis.accesses or _cheap(cls, opts):
             continue
         candidates.extend(_class_candidates(analysis, schema, opts, heavy, unknown))
+    if skipped:
+        listed = ", ".join(f"{n} {word}" for word, n in sorted(skipped.items()))
+        notes.append(f"not analysed (no table access to advise on): {listed} statement class(es)")
     for name, n in unknown.most_common():
         notes.append(
             f"table {name} (read by {n} class(es)) is not in the schema ({schema.origin}): no advice for it"
@@ -240,10 +252,8 @@ def heavy_write_tables(
 
 
 def _rewrites(classes: Sequence[WorkloadClass], schema: Schema, opts: AdviseOptions) -> list[RewriteAdvice]:
-    try:
-        from sqlops.advisor.rewrites import rewrite_advice
-    except ImportError:  # pragma: no cover - the module ships with sqlops
-        return []
+    from sqlops.advisor.rewriting import rewrite_advice
+
     out: list[RewriteAdvice] = []
     for c in classes:
         out.extend(rewrite_advice(c, schema, rollup_table=opts.rollup_table, log_table=opts.log_table))

@@ -198,13 +198,23 @@ def _verify(
     notes = list(result.notes)
     for r in result.dropped_rewrites:
         why = r.evidence.note if r.evidence else "it did not return the same rows"
-        notes.append(f"rewrite [{r.kind}] of class {r.class_id} dropped: {why}")
+        why = why if why.startswith("dropped") else "dropped: " + why
+        notes.append(f"rewrite [{r.kind}] of class {r.class_id} {why}")
+    # Keep a rewrite only when it was measured to help, or when it is advice that claims no
+    # measured speed-up (notes, non-equivalent alternatives) or could not be measured.
+    kept_rewrites = []
+    for r in result.rewrites:
+        ev = r.evidence
+        if ev is not None and ev.verified and not ev.helps and r.claims_speedup and r.equivalent:
+            notes.append(f"rewrite [{r.kind}] of class {r.class_id} measured and dropped: {ev.note}")
+        else:
+            kept_rewrites.append(r)
     for class_id, why in sorted(result.unverifiable.items()):
         notes.append(f"class {class_id} was not measured: {why}")
     return replace(
         report,
         indexes=tuple(result.indexes),
         rejected=tuple(result.rejected),
-        rewrites=tuple(result.rewrites),
+        rewrites=tuple(kept_rewrites),
         notes=report.notes + tuple(notes),
     )

@@ -36,11 +36,11 @@ def fill(session: Session, rows: int = 20_000, seed: int = 7) -> None:
     n_batch = 0
     for i in range(rows):
         user = rnd.choices(users, weights)[0]
-        epoch = start + rnd.randrange(30 * 86400)
+        epoch = start + rnd.randrange(30 * 86400) + round(rnd.random(), 3)  # date_day follows it exactly
         status = STATUSES[i % 17 % len(STATUSES)]
         host = f"site{int(rnd.paretovariate(1.2)) % 500}.example.com"
         batch += [
-            epoch + rnd.random(),
+            epoch,
             rnd.randrange(1, 900),
             f"10.0.{users.index(user) % 50}.{users.index(user)}",
             status.split("/")[1],
