@@ -252,7 +252,7 @@ def heavy_write_tables(
 
 
 def _rewrites(classes: Sequence[WorkloadClass], schema: Schema, opts: AdviseOptions) -> list[RewriteAdvice]:
-    from sqlops.advisor.rewriting import rewrite_advice
+    from sqlops.advisor.rewrites import rewrite_advice
 
     out: list[RewriteAdvice] = []
     for c in classes:
