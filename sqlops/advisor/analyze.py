@@ -466,6 +466,9 @@ class _ScopeReader:
         self.mark_other(term)
 
     def read_like(self, term: exp.Like) -> None:
+        if term.args.get("negate"):  # NOT LIKE (sqlglot's form of it) never uses an index
+            self.mark_other(term)
+            return
         ref = self.local(term.this)
         pattern = term.expression
         if ref is None:

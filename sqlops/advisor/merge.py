@@ -136,6 +136,7 @@ class Selection:
     indexes: tuple[IndexAdvice, ...]
     already_served: Mapping[tuple[str, str], str]  # (class id, table) -> "table.index" serving it today
     over_budget: tuple[IndexAdvice, ...]
+    minor: tuple[IndexAdvice, ...] = ()  # would win back less than min_gain of the workload's time
 
 
 def select_indexes(
@@ -145,8 +146,13 @@ def select_indexes(
     *,
     budget: int = DEFAULT_BUDGET,
     heavy_write_tables: Mapping[str, str] | None = None,
+    min_gain: float = 0.0,
 ) -> Selection:
+    """`min_gain`: an index whose classes (their share of it) took less than this fraction of
+    the whole workload's time is not worth its write cost; it is listed as minor instead."""
     heavy = heavy_write_tables or {}
+    timed = sum(c.total_time for c in classes.values())
+    floor = min_gain * (timed + len(classes)) if timed > 0 else 0.0
     served: dict[tuple[str, str], str] = {}
     remaining: list[Candidate] = []
     for c in candidates:
@@ -183,20 +189,26 @@ def select_indexes(
         _fold_prefixes(per_table)
     kept: list[tuple[float, IndexAdvice]] = []
     over: list[IndexAdvice] = []
+    minor: list[IndexAdvice] = []
     for table_name, per_table in chosen.items():
         table = tables[table_name]
         per_table.sort(key=lambda ch: -ch.weight)
         used_names = {i.name.lower() for i in table.indexes}
-        for rank, ch in enumerate(per_table):
+        rank = 0
+        for ch in per_table:
             advice = _advice(ch, table, classes, used_names, heavy.get(table.name))
             used_names.add(advice.name.lower())
-            if rank < budget:
+            if ch.weight < floor:
+                minor.append(advice)
+                continue
+            rank += 1
+            if rank <= budget:
                 kept.append((ch.weight, advice))
             else:
                 over.append(advice)
     # Ranked by the time each index can win back (a join's time split by the tables' rows).
     kept.sort(key=lambda wa: (-wa[0], wa[1].table, wa[1].name))
-    return Selection(tuple(a for _, a in kept), served, tuple(over))
+    return Selection(tuple(a for _, a in kept), served, tuple(over), tuple(minor))
 
 
 def _fold_prefixes(per_table: list[_Chosen]) -> None:

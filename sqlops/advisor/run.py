@@ -33,6 +33,7 @@ class AdviseRequest:
     apply: bool = False
     dry_run: bool = False
     budget: int = 5
+    min_gain: float = 0.01
     flavour: str | None = None
     log_table: str = "access_log"
     rollup_table: str = "access_log_daily"
@@ -149,7 +150,11 @@ def _run(request: AdviseRequest, session: Any | None, progress: Progress | None)
     schema = load_schema(request, session, classes)
     flavour = request.flavour or schema.flavour or "mariadb"
     options = AdviseOptions(
-        budget=request.budget, log_table=request.log_table, rollup_table=request.rollup_table, flavour=flavour
+        min_gain=request.min_gain,
+        budget=request.budget,
+        log_table=request.log_table,
+        rollup_table=request.rollup_table,
+        flavour=flavour,
     )
     report = advise(classes, schema, options, progress)
     if session is not None and request.sample:

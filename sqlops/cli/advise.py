@@ -96,6 +96,13 @@ def _progress(message: str) -> None:
     help="New indexes per table at most.",
 )
 @click.option(
+    "--min-gain",
+    type=click.FloatRange(min=0, max=1),
+    default=0.01,
+    show_default=True,
+    help="Advise an index only if it can win back this share of the workload's query time.",
+)
+@click.option(
     "--flavour",
     type=click.Choice(["mariadb", "mysql"]),
     default=None,
@@ -127,6 +134,7 @@ def advise_cmd(
     apply_: bool,
     dry_run: bool,
     budget: int,
+    min_gain: float,
     flavour: str | None,
     log_table: str | None,
     rollup_table: str | None,
@@ -186,6 +194,7 @@ def advise_cmd(
         apply=apply_,
         dry_run=dry_run,
         budget=budget,
+        min_gain=min_gain,
         flavour=flavour,
         log_table=log_table or config.schema.table,
         rollup_table=rollup_table or config.rollup.table,
