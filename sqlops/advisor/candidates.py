@@ -99,8 +99,14 @@ def candidates_for(
             make(eq + sort_cols, len(eq), "filter+sort")  # top-N by the sort order, no range index
     elif sort_cols and (eq or access.limit is not None):
         make(eq + sort_cols, len(eq), "filter+sort")
-    elif group_cols and len(group_cols) == len(access.group_by) and (eq or access.scope_tables == 1):
+    elif group_cols and len(group_cols) == len(access.group_by) and eq:
         make(eq + group_cols, len(eq), "filter+group")
+    elif group_cols and len(group_cols) == len(access.group_by) and access.scope_tables == 1:
+        # GROUP BY with no filter an index can use: reading the whole table in group order
+        # through a secondary index costs a primary-key lookup per row — far slower than a
+        # scan and a sort once the table is bigger than memory (measured: 1 s -> 23-40 s). Only
+        # an index that covers the statement (an index-only scan) is worth it.
+        _group_covering(out, access, table, group_cols, max_columns, class_id)
     elif eq:
         make(eq, len(eq), "join" if lookup_side and not access.equality else "filter")
     if out and not heavy_writes:
@@ -154,6 +160,25 @@ def _sort_columns(access: TableAccess, table: Table, eq: list[str]) -> list[str]
     if any(_needs_prefix(table.column(c)) for c in cols):  # type: ignore[arg-type]
         return []  # a prefix key part cannot deliver the order
     return cols
+
+
+def _group_covering(
+    out: list[Candidate],
+    access: TableAccess,
+    table: Table,
+    group_cols: list[str],
+    max_columns: int,
+    class_id: str,
+) -> None:
+    if "*" in access.selected:
+        return
+    extra = [c for c in access.selected if c.lower() not in {g.lower() for g in group_cols}]
+    columns = group_cols + extra
+    cols = [table.column(c) for c in columns]
+    if len(columns) > min(max_columns, 3) or any(c is None or _needs_prefix(c) for c in cols):
+        return
+    parts = tuple(IndexPart(c.name) for c in cols if c is not None)
+    out.append(Candidate(table.name, parts, 0, class_id, "covering", len(group_cols)))
 
 
 def _without_implicit_pk(columns: list[str], n_eq: int, table: Table) -> list[str]:

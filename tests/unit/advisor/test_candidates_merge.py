@@ -185,3 +185,13 @@ def test_covering_only_when_the_statement_names_few_columns() -> None:
     assert shapes(r) == [("t", ("a", "b"))]  # a covering (a, b): the statement reads no row
     r = run(wc("a", "SELECT * FROM t WHERE a = 1"), schema=schema)
     assert shapes(r) == [("t", ("a",))]  # SELECT * cannot be covered
+
+
+def test_group_by_without_a_filter_only_as_a_covering_index() -> None:
+    # Reading 2M rows in group order through a secondary index is a PK lookup per row.
+    r = run(wc("a", "SELECT http_username, COUNT(*) FROM access_log WHERE date_day + 1 > 3 GROUP BY http_username"))
+    assert shapes(r) == [("access_log", ("http_username", "date_day"))]  # covering: an index-only scan
+    r = run(wc("a", "SELECT http_username, http_url FROM access_log WHERE date_day + 1 > 3 GROUP BY http_username"))
+    assert shapes(r) == []  # not coverable (TEXT): no index at all
+    r = run(wc("a", "SELECT http_username, SUM(http_reply_size) FROM access_log GROUP BY http_username"))
+    assert shapes(r) == [("access_log", ("http_username", "http_reply_size"))]
