@@ -529,24 +529,23 @@ def _literal_prefix(pattern: str) -> int:
     return n
 
 
-def _conjuncts(cond: exp.Expr) -> Iterable[exp.Expr]:
-    if isinstance(cond, exp.And):
-        yield from _conjuncts(cond.this)
-        yield from _conjuncts(cond.expression)
-    elif isinstance(cond, exp.Paren) and isinstance(cond.this, exp.And):
-        yield from _conjuncts(cond.this)
+def _flatten(cond: exp.Expr, op: type[exp.Connector]) -> Iterable[exp.Expr]:
+    """The terms of `a AND b AND (c AND d)` (or of an OR chain), parentheses looked through."""
+    if isinstance(cond, op):
+        yield from _flatten(cond.this, op)
+        yield from _flatten(cond.expression, op)
+    elif isinstance(cond, exp.Paren) and isinstance(cond.this, op):
+        yield from _flatten(cond.this, op)
     else:
         yield cond
+
+
+def _conjuncts(cond: exp.Expr) -> Iterable[exp.Expr]:
+    return _flatten(cond, exp.And)
 
 
 def _disjuncts(cond: exp.Expr) -> Iterable[exp.Expr]:
-    if isinstance(cond, exp.Or):
-        yield from _disjuncts(cond.this)
-        yield from _disjuncts(cond.expression)
-    elif isinstance(cond, exp.Paren) and isinstance(cond.this, exp.Or):
-        yield from _disjuncts(cond.this)
-    else:
-        yield cond
+    return _flatten(cond, exp.Or)
 
 
 def _analyse_scope(scope: Scope, schema: Schema) -> tuple[list[TableAccess], list[Finding]]:

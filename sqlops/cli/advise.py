@@ -7,7 +7,7 @@ import sys
 import click
 
 from sqlops.cli.app import AppContext, cli
-from sqlops.cli.output import emit_json
+from sqlops.cli.output import emit_json, log_options
 from sqlops.errors import UsageError
 
 
@@ -16,27 +16,7 @@ def _progress(message: str) -> None:
 
 
 @cli.command("advise")
-@click.option(
-    "--log",
-    "logs",
-    multiple=True,
-    metavar="FILE",
-    help="Slow or general query log (plain, .gz, or '-' for stdin); repeat for several.",
-)
-@click.option(
-    "--type",
-    "log_type",
-    type=click.Choice(["auto", "slow", "general"]),
-    default="auto",
-    show_default=True,
-    help="Log type; auto looks at the first block.",
-)
-@click.option(
-    "--long-query-time",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="The server's long_query_time (s), to recognise not-using-indexes entries.",
-)
+@log_options
 @click.option(
     "--from-server",
     is_flag=True,

@@ -7,19 +7,13 @@ from typing import Any
 import click
 
 from sqlops.cli.app import AppContext, cli
-from sqlops.cli.output import emit_json, format_option
+from sqlops.cli.output import emit_json, format_option, log_options
 from sqlops.errors import UsageError
 from sqlops.querylog.digest import SORT_KEYS
 
 
 @cli.command("digest")
-@click.option(
-    "--log",
-    "logs",
-    multiple=True,
-    metavar="FILE",
-    help="Slow or general query log; repeat for several; '-' reads standard input; .gz is read as is.",
-)
+@log_options
 @click.option(
     "--from-server", is_flag=True, help="Read performance_schema digests of the --dsn server instead."
 )
@@ -39,20 +33,6 @@ from sqlops.querylog.digest import SORT_KEYS
     type=click.Choice(SORT_KEYS),
     default=None,
     help="Rank by total query time, avg time, count or rows_examined [default: total, or digest.sort].",
-)
-@click.option(
-    "--type",
-    "log_type",
-    type=click.Choice(["auto", "slow", "general"]),
-    default="auto",
-    show_default=True,
-    help="Log type; auto looks at the first block.",
-)
-@click.option(
-    "--long-query-time",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="The server's long_query_time (s): faster entries were logged for not using indexes.",
 )
 @click.option(
     "--jobs", type=click.IntRange(min=0), default=None, help="Parallel readers for big files (0 = cores)."

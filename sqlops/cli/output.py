@@ -106,3 +106,35 @@ def copy_progress(label: str) -> Iterator[Callable[[Any], None]]:
                 )
 
         yield update
+
+
+def log_options(func: F) -> F:
+    """`--log FILE...`, `--type` and `--long-query-time`: how `digest` and `advise` read logs."""
+    for option in reversed(
+        (
+            click.option(
+                "--log",
+                "logs",
+                multiple=True,
+                metavar="FILE",
+                help="Slow or general query log; repeat for several; '-' reads standard input; .gz is read "
+                "as is.",
+            ),
+            click.option(
+                "--type",
+                "log_type",
+                type=click.Choice(["auto", "slow", "general"]),
+                default="auto",
+                show_default=True,
+                help="Log type; auto looks at the first block.",
+            ),
+            click.option(
+                "--long-query-time",
+                type=click.FloatRange(min=0),
+                default=None,
+                help="The server's long_query_time (s): faster entries were logged for not using indexes.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
