@@ -30,6 +30,8 @@ from sqlops.mycnf import read_option_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/sqlops/sqlops.toml")
 SECRET = {"secret": True}
+# A value that may carry a password inside it (a DSN): shown with the password masked.
+SECRET_DSN = {"secret_dsn": True}
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ class TargetConfig:
     """[targets.NAME]: what `access_log daemon:NAME` writes to; unset keys come from
     [database], [schema] and [ingest]."""
 
-    dsn: str | None = None
+    dsn: str | None = field(default=None, metadata=SECRET_DSN)
     option_file: str | None = None
     password: str | None = field(default=None, metadata=SECRET)
     database: str | None = None
@@ -299,7 +301,11 @@ def dsn_has_password(dsn: str) -> bool:
 
 def mask_dsn(dsn: str) -> str:
     """The DSN with its password replaced, safe for logs and error messages."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", dsn)
+    # Everything between the user's colon and the last "@" of the authority is the password,
+    # even when it holds "@", "/" or ":" that the user forgot to percent-encode.
+    return re.sub(r"(://[^:/@]*:).*@", r"\1********@", dsn.split("?", 1)[0]) + (
+        "?" + dsn.split("?", 1)[1] if "?" in dsn else ""
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -630,6 +636,8 @@ def effective_items(loaded: LoadedConfig) -> list[tuple[str, Any, Origin]]:
             else:
                 if f.metadata.get("secret") and value is not None:
                     value = "********"
+                elif f.metadata.get("secret_dsn") and isinstance(value, str):
+                    value = mask_dsn(value)
                 out.append((dotted, value, loaded.source_of(dotted)))
 
     walk(loaded.config, "")
