@@ -55,7 +55,9 @@ def _resolve(
     type=click.Choice(["auto", "load-data", "insert"]),
     help="auto: LOAD DATA LOCAL INFILE when the server allows it, else multi-row INSERT.",
 )
-@click.option("--batch-rows", type=int, help="Rows per transaction (default: ingest.batch_rows).")
+@click.option(
+    "--batch-rows", type=click.IntRange(min=1), help="Rows per transaction (default: ingest.batch_rows)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-file summary as JSON.")
 @click.pass_obj
 def load(
