@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sqlops.compressed import GZIP_ERRORS, GZIP_MAGIC, damaged, transparent_stdin
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, lock_name, named_lock
 from sqlops.errors import InputError, SqlopsError
@@ -93,7 +94,7 @@ class _Counting(io.RawIOBase):
 def open_log(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[BinaryIO]:
     """A binary stream of the log's (decompressed) bytes; gzip is recognised by its magic."""
     if path == "-":
-        yield sys.stdin.buffer
+        yield transparent_stdin(sys.stdin.buffer)
         return
     try:
         raw = open(path, "rb")  # noqa: SIM115 (closed below)
@@ -105,7 +106,7 @@ def open_log(path: str, on_read: Callable[[int], None] | None = None) -> Iterato
         magic = raw.read(2)
         raw.seek(0)
         counted = io.BufferedReader(_Counting(raw, on_read), buffer_size=READ_SIZE)
-        if magic == b"\x1f\x8b":
+        if magic == GZIP_MAGIC:
             with gzip.GzipFile(fileobj=counted) as stream:
                 yield stream  # type: ignore[misc]
         else:
@@ -178,6 +179,18 @@ class Loader:
         return "LOAD DATA LOCAL INFILE" if self.writer.mode == "tsv" else "multi-row INSERT"
 
     def load(
+        self,
+        path: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        notes: Callable[[str], None] | None = None,
+    ) -> FileResult:
+        try:
+            return self._load(path, progress=progress, notes=notes)
+        except GZIP_ERRORS as exc:
+            raise damaged(path, exc, "load") from None
+
+    def _load(
         self,
         path: str,
         *,

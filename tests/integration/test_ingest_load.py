@@ -168,3 +168,30 @@ def test_target_option_uses_the_named_section(db: Any, config: Path, tmp_path: P
     (result,) = load(config, capsys, "--target", "p2", str(log))
     assert result["rows"] == 10
     assert db.sql("SELECT COUNT(*) FROM other_log") == [(10,)] and count(db) == (0, 0)
+
+
+def test_damaged_gzip_gzip_on_stdin_and_an_out_of_range_timestamp(
+    db: Any, config: Path, tmp_path: Path, capsys: Any
+) -> None:
+    data = write_log(tmp_path / "access.log", range(3000)).read_bytes()
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(gzip.compress(data)[:-4000] + b"\x00" * 100)
+    capsys.readouterr()
+    assert sqlops_main(["--config", str(config), "ingest", "load", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.gz: the compressed file is damaged" in err and "fix:" in err and "internal error" not in err
+    # gzip data on stdin is read transparently
+    piped = subprocess.run(
+        [SQLOPS, "--config", str(config), "ingest", "load", "--json", "-"],
+        input=gzip.compress(b"".join(native(i) + b"\n" for i in range(5000, 5010))),
+        capture_output=True,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)[0]["rows"] == 10
+    # a timestamp past year 9999 is quarantined with a plain reason
+    far = tmp_path / "far.log"
+    far.write_bytes(native(1).replace(b"1700000000.001", b"300000000000.001") + b"\n")
+    (result,) = load(config, capsys, str(far))
+    assert result["quarantined"] == 1
+    (reason,) = db.sql("SELECT reason FROM sqlops_ingest_quarantine")[0]
+    assert reason.startswith("timestamp 300000000000 is out of range (year 11476)"), reason
