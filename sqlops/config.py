@@ -177,6 +177,9 @@ class IngestConfig:
     # Reconnect backoff cap, and how long SIGTERM/EOF may spend draining before exiting.
     retry_max_seconds: float = 10.0
     shutdown_seconds: float = 10.0
+    # `ingest load` fails (exit 1, the file not marked complete) when more than this share of
+    # a file's lines is quarantined.
+    max_quarantine_ratio: float = 0.05
 
 
 @dataclass(frozen=True)
