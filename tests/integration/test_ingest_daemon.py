@@ -214,6 +214,9 @@ def test_backlog_left_at_shutdown_is_written_by_the_next_start(
     assert daemon.stop() == 0
     assert time.monotonic() - started < 8
     assert "not yet written; the next start writes them" in daemon.stderr()
+    # the connect failure carries its cause on the same cache.log line
+    (line, *_) = [x for x in daemon.stderr().splitlines() if "cannot connect to" in x]
+    assert "Can't connect to MySQL server" in line and "journaling continues" in line, line
     assert db.sql("SELECT COUNT(*) FROM access_log") == [(0,)]
     config.write_text(good_config)
     again = DaemonProcess(str(config), log=tmp_path / "second.log")
