@@ -30,6 +30,8 @@ from sqlops.mycnf import read_option_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/sqlops/sqlops.toml")
 SECRET = {"secret": True}
+# A value that may carry a password inside it (a DSN): shown with the password masked.
+SECRET_DSN = {"secret_dsn": True}
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,6 +184,9 @@ class IngestConfig:
     # Reconnect backoff cap, and how long SIGTERM/EOF may spend draining before exiting.
     retry_max_seconds: float = 10.0
     shutdown_seconds: float = 10.0
+    # `ingest load` fails (exit 1, the file not marked complete) when more than this share of
+    # a file's lines is quarantined.
+    max_quarantine_ratio: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,7 @@ class TargetConfig:
     """[targets.NAME]: what `access_log daemon:NAME` writes to; unset keys come from
     [database], [schema] and [ingest]."""
 
-    dsn: str | None = None
+    dsn: str | None = field(default=None, metadata=SECRET_DSN)
     option_file: str | None = None
     password: str | None = field(default=None, metadata=SECRET)
     database: str | None = None
@@ -306,7 +311,11 @@ def dsn_has_password(dsn: str) -> bool:
 
 def mask_dsn(dsn: str) -> str:
     """The DSN with its password replaced, safe for logs and error messages."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", dsn)
+    # Everything between the user's colon and the last "@" of the authority is the password,
+    # even when it holds "@", "/" or ":" that the user forgot to percent-encode.
+    return re.sub(r"(://[^:/@]*:).*@", r"\1********@", dsn.split("?", 1)[0]) + (
+        "?" + dsn.split("?", 1)[1] if "?" in dsn else ""
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,6 +646,8 @@ def effective_items(loaded: LoadedConfig) -> list[tuple[str, Any, Origin]]:
             else:
                 if f.metadata.get("secret") and value is not None:
                     value = "********"
+                elif f.metadata.get("secret_dsn") and isinstance(value, str):
+                    value = mask_dsn(value)
                 out.append((dotted, value, loaded.source_of(dotted)))
 
     walk(loaded.config, "")

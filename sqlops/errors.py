@@ -31,6 +31,11 @@ class SqlopsError(Exception):
         self.why = why
         self.fix = fix
 
+    def one_line(self) -> str:
+        """The message on one line (cache.log, status files): what (why); fix: ..."""
+        text = self.what + (f" ({self.why})" if self.why else "")
+        return text + (f"; fix: {self.fix}" if self.fix else "")
+
     def __str__(self) -> str:
         parts = [self.what]
         if self.why:

@@ -55,7 +55,18 @@ def _resolve(
     type=click.Choice(["auto", "load-data", "insert"]),
     help="auto: LOAD DATA LOCAL INFILE when the server allows it, else multi-row INSERT.",
 )
-@click.option("--batch-rows", type=int, help="Rows per transaction (default: ingest.batch_rows).")
+@click.option(
+    "--batch-rows", type=click.IntRange(min=1), help="Rows per transaction (default: ingest.batch_rows)."
+)
+@click.option(
+    "--max-quarantine-ratio",
+    type=click.FloatRange(0, 1),
+    help="Fail when more than this share of lines is quarantined (default: ingest.max_quarantine_ratio).",
+)
+@click.option("--force", is_flag=True, help="Load again from the start even if recorded as loaded.")
+@click.option(
+    "--forget", is_flag=True, help="Only remove the record that FILES were loaded (nothing is loaded)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-file summary as JSON.")
 @click.pass_obj
 def load(
@@ -66,6 +77,9 @@ def load(
     target: str | None,
     method: str | None,
     batch_rows: int | None,
+    max_quarantine_ratio: float | None,
+    force: bool,
+    forget: bool,
     as_json: bool,
 ) -> int:
     """Load Squid access.log files (plain or .gz; - for stdin) into the log table.
@@ -82,9 +96,21 @@ def load(
     settings, table_name, spec = _resolve(app, target, table, log_format)
     ingest = app.config.ingest
     results = []
+    ratio = ingest.max_quarantine_ratio if max_quarantine_ratio is None else max_quarantine_ratio
     with Loader(
-        settings, table_name, spec, method=method or ingest.method, batch_rows=batch_rows or ingest.batch_rows
+        settings,
+        table_name,
+        spec,
+        method=method or ingest.method,
+        batch_rows=batch_rows or ingest.batch_rows,
+        max_quarantine_ratio=ratio,
+        force=force,
     ) as loader:
+        if forget:
+            for path in files:
+                removed = loader.forget(path)
+                click.echo(f"{path}: " + ("load record removed" if removed else "no load record"))
+            return 0
         for path in files:
             with _progress(path) as advance:
                 result = loader.load(path, progress=advance, notes=lambda n: log.warning("%s", n))

@@ -339,14 +339,18 @@ def _report_rotate(outcome: Any) -> None:
 @partition_group.command("check")
 @table_option
 @click.option(
-    "--warning-days", type=int, help="Headroom below which to warn (default: headroom_warning_days)."
+    "--warning-days",
+    type=click.IntRange(min=0),
+    help="Headroom below which to warn (default: headroom_warning_days).",
 )
 @click.option(
-    "--critical-days", type=int, help="Headroom below which it is critical (default: headroom_critical_days)."
+    "--critical-days",
+    type=click.IntRange(min=0),
+    help="Headroom below which it is critical (default: headroom_critical_days).",
 )
 @click.option(
     "--max-age-hours",
-    type=int,
+    type=click.IntRange(min=1),
     help="Warn when the last successful rotate is older (default: max_run_age_hours).",
 )
 @click.pass_obj

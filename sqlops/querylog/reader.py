@@ -16,12 +16,12 @@ import multiprocessing
 import os
 import re
 import sys
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from sqlops.compressed import GZIP_ERRORS, GZIP_MAGIC, damaged, transparent_stdin
 from sqlops.errors import InputError
 from sqlops.querylog.digest import INHERIT, DigestAccumulator, DigestReport, build_report
 from sqlops.querylog.fingerprint import Fingerprinter
@@ -124,7 +124,7 @@ def detect_type(head: bytes, name: str) -> Literal["slow", "general"]:
 def _open(path: str) -> tuple[BinaryIO, bool]:
     """The byte stream of `path` and whether it is a plain (seekable, uncompressed) file."""
     if path == "-":
-        return sys.stdin.buffer, False
+        return transparent_stdin(sys.stdin.buffer), False
     p = Path(path)
     try:
         raw = p.open("rb")
@@ -141,7 +141,7 @@ def _open(path: str) -> tuple[BinaryIO, bool]:
         ) from None
     magic = raw.read(2)
     raw.seek(0)
-    if magic == b"\x1f\x8b":
+    if magic == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb"), False  # type: ignore[return-value]
     return raw, True
 
@@ -149,12 +149,8 @@ def _open(path: str) -> tuple[BinaryIO, bool]:
 def _read(stream: BinaryIO, name: str, size: int) -> bytes:
     try:
         return stream.read(size)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise InputError(
-            f"{name}: the compressed file is damaged",
-            why=str(exc) or "unexpected end of data",
-            fix="decompress what can be recovered (zcat FILE > log) and digest that",
-        ) from None
+    except GZIP_ERRORS as exc:
+        raise damaged(name, exc, "digest") from None
     except OSError as exc:
         raise InputError(f"cannot read {name}", why=str(exc)) from None
 

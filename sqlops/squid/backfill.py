@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sqlops.compressed import GZIP_ERRORS, GZIP_MAGIC, damaged, transparent_stdin
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, lock_name, named_lock
 from sqlops.errors import InputError, SqlopsError
@@ -93,7 +94,7 @@ class _Counting(io.RawIOBase):
 def open_log(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[BinaryIO]:
     """A binary stream of the log's (decompressed) bytes; gzip is recognised by its magic."""
     if path == "-":
-        yield sys.stdin.buffer
+        yield transparent_stdin(sys.stdin.buffer)
         return
     try:
         raw = open(path, "rb")  # noqa: SIM115 (closed below)
@@ -105,7 +106,7 @@ def open_log(path: str, on_read: Callable[[int], None] | None = None) -> Iterato
         magic = raw.read(2)
         raw.seek(0)
         counted = io.BufferedReader(_Counting(raw, on_read), buffer_size=READ_SIZE)
-        if magic == b"\x1f\x8b":
+        if magic == GZIP_MAGIC:
             with gzip.GzipFile(fileobj=counted) as stream:
                 yield stream  # type: ignore[misc]
         else:
@@ -154,7 +155,11 @@ class Loader:
         *,
         method: str = "auto",
         batch_rows: int = 10000,
+        max_quarantine_ratio: float = 0.05,
+        force: bool = False,
     ) -> None:
+        self.max_quarantine_ratio = max_quarantine_ratio
+        self.force = force
         self.settings = settings
         self.table = table
         self.format_spec = format_spec
@@ -184,6 +189,18 @@ class Loader:
         progress: Callable[[int], None] | None = None,
         notes: Callable[[str], None] | None = None,
     ) -> FileResult:
+        try:
+            return self._load(path, progress=progress, notes=notes)
+        except GZIP_ERRORS as exc:
+            raise damaged(path, exc, "load") from None
+
+    def _load(
+        self,
+        path: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        notes: Callable[[str], None] | None = None,
+    ) -> FileResult:
         session = self.meta
         started = time.monotonic()
         with open_log(path, progress) as stream:
@@ -194,7 +211,14 @@ class Loader:
             fmt = compile_format(spec)
             if not head:
                 return FileResult(path, 0, "empty", 0, 0, 0, 0, 0, 0.0, fmt.name)
+            check_head(path, fmt.name, fmt.matches, head)
             load_id, position = self._identify(session, path, head)
+            if self.force:
+                session.execute(
+                    f"UPDATE {LOAD_TABLE} SET position = 0, rows_written = 0, lines_quarantined = 0, "
+                    "complete = 0, updated_at = UTC_TIMESTAMP(3) WHERE id = %s",
+                    (load_id,),
+                )
             with named_lock(session, lock_name(f"ingest-load-{load_id}", self.settings.database, self.table)):
                 position = int(session.scalar(f"SELECT position FROM {LOAD_TABLE} WHERE id = %s", (load_id,)))
                 rest: BinaryIO = _Prefixed(head, stream)  # type: ignore[assignment]
@@ -222,10 +246,23 @@ class Loader:
                 for note in encoder_notes:
                     if notes is not None:
                         notes(note)
+                too_many = stats["lines"] > 0 and (
+                    stats["quarantined"] / stats["lines"] > self.max_quarantine_ratio
+                )
                 session.execute(
                     f"UPDATE {LOAD_TABLE} SET complete = %s, updated_at = UTC_TIMESTAMP(3) WHERE id = %s",
-                    (int(not (unterminated and unterminated[0])), load_id),
+                    (int(not (unterminated and unterminated[0]) and not too_many), load_id),
                 )
+                if too_many:
+                    raise SqlopsError(
+                        f"{path}: {stats['quarantined']} of {stats['lines']} line(s) quarantined "
+                        f"(more than {self.max_quarantine_ratio:.0%}); {stats['rows']} row(s) stored; "
+                        "the file is not marked complete",
+                        why="the format (--format) or the table does not fit this file",
+                        fix="check the reasons with `sqlops ingest status`; after fixing, load the file "
+                        "again with --force (or `sqlops ingest load --forget FILE`), or raise "
+                        "--max-quarantine-ratio / ingest.max_quarantine_ratio",
+                    )
         status = "loaded" if position == 0 else ("resumed" if stats["lines"] else "already loaded")
         return FileResult(
             path,
@@ -278,7 +315,16 @@ class Loader:
         finally:
             prefetch.close()
 
-    def _identify(self, session: Session, path: str, head: bytes) -> tuple[int, int]:
+    def forget(self, path: str) -> int:
+        """Remove the load record of this file (its first bytes); how many were removed."""
+        with open_log(path) as stream:
+            head = _read_exactly(stream, HEAD_BYTES)
+        if not head:
+            return 0
+        load_id, _ = self._identify(self.meta, path, head, create=False)
+        return int(self.meta.execute(f"DELETE FROM {LOAD_TABLE} WHERE id = %s", (load_id,)))
+
+    def _identify(self, session: Session, path: str, head: bytes, *, create: bool = True) -> tuple[int, int]:
         """The load row of this file (matching its first bytes), created if new."""
         candidates = session.query(
             f"SELECT id, head_len, head_sha256, position FROM {LOAD_TABLE} WHERE target_table = %s "
@@ -294,6 +340,8 @@ class Loader:
                 digests[head_len] = hashlib.sha256(head[:head_len]).hexdigest()
             if digests[head_len] == digest:
                 return int(load_id), int(position)
+        if not create:
+            return 0, 0
         digest = hashlib.sha256(head).hexdigest()
         name = os.path.abspath(path) if path != "-" else "(stdin)"
         try:
@@ -312,6 +360,44 @@ class Loader:
                 raise
             return int(rows[0][0]), int(rows[0][1])
         return int(session.scalar("SELECT LAST_INSERT_ID()")), 0
+
+
+SNIFF_LINES = 50
+_OTHER_FORMATS = ("squid", "squid_mysql", "common", "combined")
+
+
+def looks_like(lines: list[bytes]) -> str:
+    """A short description of what these first lines of a file look like."""
+    text = b"\n".join(lines[:20])
+    if text.startswith(GZIP_MAGIC):
+        return "gzip data"
+    if b"# Query_time:" in text or b"# User@Host:" in text or b"# Time:" in text:
+        return "a MySQL slow query log"
+    if b"\tQuery\t" in text or b" Connect\t" in text or b"started with:" in text:
+        return "a MySQL general query log"
+    found = detect_format(lines, _OTHER_FORMATS)
+    if found:
+        return f"the {found} format"
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in text[:4096])
+    if text and printable < 0.9 * len(text[:4096]):
+        return "binary data, not text"
+    return "no known access.log format"
+
+
+def check_head(path: str, fmt_name: str, matches: Callable[[bytes], bool], head: bytes) -> None:
+    """Stop before writing anything when the first lines are clearly not in the chosen format."""
+    lines = [line for line in head.split(b"\n")[:SNIFF_LINES] if line.strip()]
+    if head.endswith(b"\n") is False and len(head) >= HEAD_BYTES:
+        lines = lines[:-1]  # the head may cut the last line
+    if not lines or any(matches(line) for line in lines):
+        return
+    seen = looks_like(lines)
+    raise InputError(
+        f"{path}: none of the first {len(lines)} line(s) is in the {fmt_name} format; it looks like {seen}",
+        why="loading it would quarantine every line and store nothing",
+        fix="pass the right --format (squid, squid_mysql, common, combined or a logformat spec), "
+        "or the right file",
+    )
 
 
 def _skip(stream: BinaryIO, count: int) -> int:

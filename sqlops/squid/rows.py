@@ -196,7 +196,11 @@ class DayCache:
         if day is None:
             if len(self._days) > 200_000:
                 self._days.clear()
-            day = local_date_of_epoch(seconds, self.zone).isoformat().encode()
+            try:
+                day = local_date_of_epoch(seconds, self.zone).isoformat().encode()
+            except (ValueError, OverflowError, OSError):
+                year = int(1970 + seconds // 31_556_952)
+                raise LineError(f"timestamp {seconds} is out of range (year {year})") from None
             self._days[seconds] = day
         return day
 
@@ -300,9 +304,12 @@ class RowEncoder:
         if count == 0 or count + other_lines != text.count(b"\n"):
             return None
         epochs = list(map(float, map(codec.epoch, groups)))
-        day = self.days.day(int(min(epochs)))
-        if self.days.day(int(max(epochs))) != day:
-            return None
+        try:
+            day = self.days.day(int(min(epochs)))
+            if self.days.day(int(max(epochs))) != day:
+                return None
+        except LineError:
+            return None  # line by line: only the bad line is quarantined
         template = codec.templates.get(day)
         if template is None:
             template = codec.template.replace(_DAY_MARK, day)

@@ -291,7 +291,7 @@ class Drainer(threading.Thread):
     def _problem(self, exc: BaseException) -> None:
         code = errno_of(exc)
         key = f"{type(exc).__name__}:{code}"
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = _one_line(exc)
         if code is not None and not text.startswith("("):
             text = f"({code}) {text}"
         self.stats.last_error = text
@@ -308,7 +308,7 @@ class Drainer(threading.Thread):
             self._problem_key = key
             backlog = self.own.end - self.stats.committed_own + self.stats.orphan_backlog
             if isinstance(exc, SqlopsError | CheckpointMoved) or code is not None:
-                log.error("%s; journaling continues (%d bytes waiting), retrying", exc, backlog)
+                log.error("%s; journaling continues (%d bytes waiting), retrying", _one_line(exc), backlog)
             else:
                 log.exception("unexpected error; journaling continues (%d bytes waiting), retrying", backlog)
 
@@ -509,6 +509,13 @@ def _ingest_settings_anyway() -> IngestConfig:
         return IngestConfig()
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error on one cache.log line, its cause included."""
+    if isinstance(exc, SqlopsError):
+        return exc.one_line()
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _open_journal(parent: Path, key: str, meta: dict[str, Any], segment_bytes: int) -> tuple[Journal, Path]:
     """The own journal; falls back to /var/tmp when the spool folder is not writable, since
     exiting would make Squid give up on logging (and then on itself)."""
@@ -549,7 +556,7 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
             log.warning("%s", warning)
         ingest, parent = target.ingest, target.spool_dir
     except SqlopsError as exc:
-        log.error("%s; journaling anyway and retrying the configuration", exc)
+        log.error("%s; journaling anyway and retrying the configuration", _one_line(exc))
         target, ingest = None, _ingest_settings_anyway()
         parent = Path(ingest.spool_dir) / target_key(arg)
     meta = {"target": target_key(arg), "table": target.table if target else None}

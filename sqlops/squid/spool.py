@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlops.private import open_private_fd, private_dir, write_private
+
 SEGMENT_SUFFIX = ".seg"
 LOCK_NAME = "lock"
 META_NAME = "meta.json"
@@ -95,14 +97,13 @@ class Journal:
 
     @classmethod
     def create(cls, parent: Path, meta: dict[str, Any], *, segment_bytes: int) -> Journal:
-        parent.mkdir(parents=True, exist_ok=True)
-        path = parent / new_journal_id()
-        path.mkdir(mode=0o750)
-        lock_fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o640)
+        private_dir(parent)
+        path = private_dir(parent / new_journal_id())
+        lock_fd = open_private_fd(path / LOCK_NAME, os.O_RDWR)
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         info = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": os.getpid()}
         info["host"] = socket.gethostname()
-        (path / META_NAME).write_text(json.dumps({**info, **meta}, indent=1) + "\n")
+        write_private(path / META_NAME, json.dumps({**info, **meta}, indent=1) + "\n")
         journal = cls(path, lock_fd, segment_bytes=segment_bytes, live=True)
         journal._open_segment(0)
         _fsync_dir(parent)
@@ -112,7 +113,7 @@ class Journal:
     def adopt(cls, path: Path, *, segment_bytes: int) -> Journal:
         """Take over a journal whose owner is gone; JournalLocked if it is still owned."""
         try:
-            lock_fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o640)
+            lock_fd = open_private_fd(path / LOCK_NAME, os.O_RDWR)
         except FileNotFoundError:
             raise JournalLocked(f"{path} disappeared") from None
         try:
@@ -150,7 +151,7 @@ class Journal:
         if self._append_fd is not None:
             self._sync_fd(self._append_fd)
             os.close(self._append_fd)
-        fd = os.open(self.path / _segment_name(start), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        fd = open_private_fd(self.path / _segment_name(start), os.O_WRONLY | os.O_APPEND)
         self._append_fd = fd
         self._segment_used = 0
         with self._mutex:

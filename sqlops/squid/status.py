@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlops.db import Session
+from sqlops.private import write_private
 from sqlops.squid.spool import journal_dirs
 from sqlops.squid.writer import QUARANTINE_FILE
 
@@ -27,10 +28,8 @@ class StatusFile:
         self.path = path
 
     def write(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-            os.replace(tmp, self.path)
+            write_private(self.path, json.dumps(data, indent=1, default=str) + "\n")
 
 
 def _alive(pid: int) -> bool:

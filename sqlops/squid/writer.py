@@ -34,6 +34,7 @@ import pymysql
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, errno_of, quote_ident
 from sqlops.errors import ConnectError, PreconditionError
+from sqlops.private import open_private, private_dir
 from sqlops.squid import localinfile
 from sqlops.squid.batcher import MAX_REASON, Batch, Quarantined
 from sqlops.squid.localinfile import rows_file
@@ -432,8 +433,8 @@ def append_quarantine_file(path: Path, stream: str, table: str, items: list[Quar
         )
         for item in items
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as out:
+    private_dir(path.parent)
+    with open_private(path, "a", encoding="utf-8") as out:
         out.write("".join(r + "\n" for r in records))
         out.flush()
         os.fsync(out.fileno())

@@ -214,6 +214,9 @@ def test_backlog_left_at_shutdown_is_written_by_the_next_start(
     assert daemon.stop() == 0
     assert time.monotonic() - started < 8
     assert "not yet written; the next start writes them" in daemon.stderr()
+    # the connect failure carries its cause on the same cache.log line
+    (line, *_) = [x for x in daemon.stderr().splitlines() if "cannot connect to" in x]
+    assert "Can't connect to MySQL server" in line and "journaling continues" in line, line
     assert db.sql("SELECT COUNT(*) FROM access_log") == [(0,)]
     config.write_text(good_config)
     again = DaemonProcess(str(config), log=tmp_path / "second.log")
@@ -346,3 +349,34 @@ def test_an_unwritable_spool_falls_back_to_var_tmp(setup: tuple[Any, Path], tmp_
         from sqlops.squid.target import target_key
 
         shutil.rmtree(Path("/var/tmp/sqlops-spool") / target_key(str(config)), ignore_errors=True)
+
+
+def test_files_holding_log_data_are_private_under_umask_022(setup: tuple[Any, Path], tmp_path: Path) -> None:
+    """Started from a root shell (umask 022): spool folders, journals, status and the
+    quarantine fallback file are never readable by other users."""
+    import os
+    import stat
+
+    db, config = setup
+    db.sql("DROP TABLE sqlops_ingest_quarantine")  # bad lines go to quarantine.jsonl
+    spool = tmp_path / "spool"
+    assert not spool.exists()
+    old = os.umask(0o022)
+    try:
+        daemon = DaemonProcess(str(config), log=tmp_path / "cache.log")
+    finally:
+        os.umask(old)
+    daemon.send(opening(3) + encode_line(native(1)) + encode_line(b"jos\xe9 not a squid line"))
+    wait_for(lambda: db.sql("SELECT COUNT(*) FROM access_log")[0][0] == 1, 30, "one row")
+    wait_for(lambda: bool(list(spool.glob("*/quarantine.jsonl"))), 10, "the quarantine file")
+    wait_for(lambda: bool(list(spool.glob("*/status-*.json"))), 10, "the status file")
+    created = [spool, *spool.rglob("*")]
+    kinds = {p.name.split("-")[0].split(".")[-1] for p in created}
+    assert {"quarantine", "jsonl", "status", "j", "lock", "seg"} & kinds
+    try:
+        for path in created:
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            assert mode & 0o007 == 0, f"{path} is {oct(mode)}"
+            assert mode == (0o750 if path.is_dir() else 0o640), f"{path} is {oct(mode)}"
+    finally:
+        assert daemon.stop() == 0

@@ -113,7 +113,7 @@ def test_bad_lines_formats_and_an_unfinished_last_line(
     log = tmp_path / "mixed.log"
     log.write_bytes(native(1) + b"\nthis is not a log line\n" + native(2) + b"\n" + native(3)[:40])
     notes: list[str] = []
-    (result,) = load(config, capsys, str(log), notes=notes)
+    (result,) = load(config, capsys, "--max-quarantine-ratio", "0.5", str(log), notes=notes)
     assert (result["rows"], result["quarantined"]) == (2, 1)
     assert "the last line (40 bytes) has no newline yet" in notes[0]
     assert "1 line(s) quarantined" in notes[0]
@@ -168,3 +168,76 @@ def test_target_option_uses_the_named_section(db: Any, config: Path, tmp_path: P
     (result,) = load(config, capsys, "--target", "p2", str(log))
     assert result["rows"] == 10
     assert db.sql("SELECT COUNT(*) FROM other_log") == [(10,)] and count(db) == (0, 0)
+
+
+def test_damaged_gzip_gzip_on_stdin_and_an_out_of_range_timestamp(
+    db: Any, config: Path, tmp_path: Path, capsys: Any
+) -> None:
+    data = write_log(tmp_path / "access.log", range(3000)).read_bytes()
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(gzip.compress(data)[:-4000] + b"\x00" * 100)
+    capsys.readouterr()
+    assert sqlops_main(["--config", str(config), "ingest", "load", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.gz: the compressed file is damaged" in err and "fix:" in err and "internal error" not in err
+    # gzip data on stdin is read transparently
+    piped = subprocess.run(
+        [SQLOPS, "--config", str(config), "ingest", "load", "--json", "-"],
+        input=gzip.compress(b"".join(native(i) + b"\n" for i in range(5000, 5010))),
+        capture_output=True,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)[0]["rows"] == 10
+    # a timestamp past year 9999 is quarantined with a plain reason
+    far = tmp_path / "far.log"
+    far.write_bytes(native(1).replace(b"1700000000.001", b"300000000000.001") + b"\n")
+    (result,) = load(config, capsys, "--max-quarantine-ratio", "1", str(far))
+    assert result["quarantined"] == 1
+    (reason,) = db.sql("SELECT reason FROM sqlops_ingest_quarantine")[0]
+    assert reason.startswith("timestamp 300000000000 is out of range (year 11476)"), reason
+
+
+def _fails(config: Path, capsys: Any, *args: str) -> tuple[int, str]:
+    capsys.readouterr()
+    status = sqlops_main(["--config", str(config), "ingest", "load", *args])
+    return status, capsys.readouterr().err
+
+
+def test_wrong_input_fails_and_is_not_marked_loaded(
+    db: Any, config: Path, tmp_path: Path, capsys: Any
+) -> None:
+    noise = tmp_path / "random.bin"
+    noise.write_bytes(os.urandom(100_000))
+    slow = tmp_path / "slow.log"
+    slow.write_bytes(
+        b"# Time: 2024-01-01T00:00:00.000000Z\n# User@Host: u[u] @ localhost []\n"
+        b"# Query_time: 1.0  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 1\nSELECT 1;\n" * 20
+    )
+    mysql_lines = tmp_path / "access.log"
+    write_log(mysql_lines, range(200))
+    for path, args, seen in (
+        (noise, (), "binary data"),
+        (slow, (), "looks like a MySQL slow query log"),
+        (mysql_lines, ("--format", "squid_mysql"), "looks like the squid format"),
+    ):
+        status, err = _fails(config, capsys, *args, str(path))
+        assert status == 2 and seen in err and "fix:" in err, err
+    assert db.sql("SELECT COUNT(*) FROM sqlops_ingest_load") == [(0,)]
+    # the right format now loads everything (nothing was recorded as loaded)
+    (result,) = load(config, capsys, str(mysql_lines))
+    assert (result["status"], result["rows"]) == ("loaded", 200)
+    # a file with too many bad lines: exit 1, not complete; --force reloads, --forget drops the record
+    mixed = tmp_path / "mixed.log"
+    mixed.write_bytes(
+        b"".join(native(i) + b"\n" + (b"garbage line\n" if i % 5 == 0 else b"") for i in range(1000, 1100))
+    )
+    status, err = _fails(config, capsys, str(mixed))
+    assert status == 1 and "20 of 120 line(s) quarantined" in err and "--force" in err, err
+    assert db.sql("SELECT complete FROM sqlops_ingest_load ORDER BY id DESC LIMIT 1") == [(0,)]
+    status, _ = _fails(config, capsys, "--max-quarantine-ratio", "0.5", "--force", str(mixed))
+    assert status == 0
+    assert db.sql("SELECT complete FROM sqlops_ingest_load ORDER BY id DESC LIMIT 1") == [(1,)]
+    status, err = _fails(config, capsys, "--forget", str(mixed))
+    capsys.readouterr()
+    assert status == 0
+    assert db.sql("SELECT COUNT(*) FROM sqlops_ingest_load") == [(1,)]
