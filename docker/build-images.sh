@@ -41,17 +41,20 @@ inputs_hash() {
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 prune_old() {
-    # prune_old NAME TAG: drop NAME's and NAME-base's other hash tags (an older recipe's images).
-    local name=$1 keep=$2 old
-    for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "$name"; docker images --format '{{.Repository}}:{{.Tag}}' "$name-base"); do
-        case "$old" in *":${keep%%-*}-"*) [ "${old#*:}" = "$keep" ] || docker rmi "$old" >/dev/null || true ;; esac
+    # prune_old NAME TAG BASE: drop the other hash tags of NAME and NAME-base (older recipes).
+    local name=$1 keep=$2 keep_base=$3 old
+    for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "$name"); do
+        case "$old" in *":${keep%%-*}-"*) [ "$old" = "$name:$keep" ] || docker rmi "$old" >/dev/null || true ;; esac
+    done
+    for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "$name-base"); do
+        [ "$old" = "$name-base:$keep_base" ] || docker rmi "$old" >/dev/null || true
     done
 }
 
 finish_image() {
     # finish_image BASE_TAG IMAGE HASH: the entrypoint layer on top of an imported root fs.
     local base=$1 image=$2 hash=$3
-    docker build -q --build-arg BASE="$base" --label "sqlops.image-inputs=$hash" \
+    docker build -q --force-rm --build-arg BASE="$base" --label "sqlops.image-inputs=$hash" \
         -t "$image:$hash" -f "$HERE/images/server.Dockerfile" "$HERE/images" >&2
 }
 
@@ -63,10 +66,15 @@ import_rootfs() {
 }
 
 build_mariadb() {
-    local hash tag dir mirror buildlog
-    hash=$(inputs_hash "$MARIADB_PACKAGES" "$0" "$HERE/images/entrypoint.sh" "$HERE/images/server.Dockerfile")
+    local hash base tag dir mirror buildlog
+    # The root fs depends on the package list and this script; the image adds the entrypoint.
+    base="10.11-$(inputs_hash "$MARIADB_PACKAGES" "$0")"
+    hash=$(inputs_hash "$base" "$HERE/images/entrypoint.sh" "$HERE/images/server.Dockerfile")
     tag="10.11-$hash"
-    if ! have_image "sqlops/mariadb:$tag"; then
+    if ! have_image "sqlops/mariadb:$tag" && have_image "sqlops/mariadb-base:$base"; then
+        finish_image "sqlops/mariadb-base:$base" sqlops/mariadb "$tag"
+        log "built sqlops/mariadb:$tag on the cached root fs sqlops/mariadb-base:$base"
+    elif ! have_image "sqlops/mariadb:$tag"; then
         command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2
         mirror=$(bash "$REPO/.ci/mysql-chroot.sh" mirror)
         dir="$WORK/mariadb-bookworm-$hash"
@@ -87,36 +95,39 @@ build_mariadb() {
         # The datadir the package created belongs to root@localhost over the socket only: the
         # entrypoint initialises a fresh one from the environment.
         rm -rf "$dir"/var/lib/mysql/* "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*_Packages
-        import_rootfs "$dir" "sqlops/mariadb-base:$tag"
-        finish_image "sqlops/mariadb-base:$tag" sqlops/mariadb "$tag"
+        import_rootfs "$dir" "sqlops/mariadb-base:$base"
+        finish_image "sqlops/mariadb-base:$base" sqlops/mariadb "$tag"
         rm -rf "$dir"
         log "built sqlops/mariadb:$tag"
     else
         log "sqlops/mariadb:$tag is cached"
     fi
     docker tag "sqlops/mariadb:$tag" sqlops/mariadb:10.11
-    prune_old sqlops/mariadb "$tag"
+    prune_old sqlops/mariadb "$tag" "$base"
     echo "SQLOPS_MARIADB_IMAGE=sqlops/mariadb:$tag"
 }
 
 build_mysql() {
-    local hash tag
-    hash=$(inputs_hash "mysql-server-core mysql-client-core" "$0" "$HERE/images/entrypoint.sh" \
-        "$HERE/images/server.Dockerfile" "$REPO/.ci/mysql-chroot.sh")
+    local hash base tag
+    base="9-$(inputs_hash "mysql-server-core mysql-client-core" "$0" "$REPO/.ci/mysql-chroot.sh")"
+    hash=$(inputs_hash "$base" "$HERE/images/entrypoint.sh" "$HERE/images/server.Dockerfile")
     tag="9-$hash"
-    if ! have_image "sqlops/mysql:$tag"; then
+    if ! have_image "sqlops/mysql:$tag" && have_image "sqlops/mysql-base:$base"; then
+        finish_image "sqlops/mysql-base:$base" sqlops/mysql "$tag"
+        log "built sqlops/mysql:$tag on the cached root fs sqlops/mysql-base:$base"
+    elif ! have_image "sqlops/mysql:$tag"; then
         bash "$REPO/.ci/mysql-chroot.sh" prepare >&2
         log "importing $MYSQL_CHROOT (without its test datadirs)"
-        import_rootfs "$MYSQL_CHROOT" "sqlops/mysql-base:$tag" \
+        import_rootfs "$MYSQL_CHROOT" "sqlops/mysql-base:$base" \
             --exclude='./var/lib/sqlops-*' --exclude='./run/mysqld/*' --exclude='./tmp/*' \
             --exclude='./.sqlops-*' --exclude='./var/cache/apt/archives/*.deb' --exclude='./var/lib/apt/lists/*'
-        finish_image "sqlops/mysql-base:$tag" sqlops/mysql "$tag"
+        finish_image "sqlops/mysql-base:$base" sqlops/mysql "$tag"
         log "built sqlops/mysql:$tag"
     else
         log "sqlops/mysql:$tag is cached"
     fi
     docker tag "sqlops/mysql:$tag" sqlops/mysql:9
-    prune_old sqlops/mysql "$tag"
+    prune_old sqlops/mysql "$tag" "$base"
     echo "SQLOPS_MYSQL_IMAGE=sqlops/mysql:$tag"
 }
 

@@ -59,6 +59,11 @@ if [ ! -d "$datadir/mysql" ]; then
             echo "CREATE USER IF NOT EXISTS $(lit "$user")@'%' IDENTIFIED BY $(lit "$user_pw");"
             if [ -n "$database" ]; then echo "GRANT ALL ON $(ident "$database").* TO $(lit "$user")@'%';"; fi
         fi
+        if command -v mariadb-install-db >/dev/null; then
+            # mariadb-install-db also made root@127.0.0.1, root@::1 and root@<hostname> without
+            # a password; they would win over root@'%' for local logins.
+            echo "DELETE FROM mysql.global_priv WHERE User = 'root' AND Host NOT IN ('localhost', '%');"
+        fi
         echo "FLUSH PRIVILEGES;"
     } > "$sql"
     chown mysql:mysql "$sql"
