@@ -5,6 +5,8 @@
 #   .ci/mysql-chroot.sh stop  [NAME]
 #   .ci/mysql-chroot.sh destroy [NAME]         stop and delete NAME's data directory
 #   .ci/mysql-chroot.sh dsn   [NAME]
+#   .ci/mysql-chroot.sh prepare                build the chroot (cached) without starting a server
+#   .ci/mysql-chroot.sh mirror                 the Debian mirror apt on this machine uses
 #
 # Idempotent. The chroot lives outside the clone (SQLOPS_MYSQL_CHROOT, default
 # /var/cache/sqlops/mysql-sid) so a fresh clone reuses it; the first build takes a few minutes.
@@ -27,7 +29,7 @@ mirror() {
     # The URI apt itself uses, as the brief asks (deb822 or one-line sources).
     local m
     m=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null \
-        | grep -v security | head -n1 | awk '{print $2}')
+        | grep -v security | head -n1 | awk '{print $2}' || true)
     echo "${m:-http://deb.debian.org/debian}"
 }
 
@@ -120,5 +122,7 @@ case "$CMD" in
     stop) stop ;;
     destroy) destroy ;;
     dsn) print_dsn ;;
-    *) echo "usage: $0 start|stop|destroy|dsn [NAME] [PORT]" >&2; exit 2 ;;
+    prepare) ensure_chroot ;;
+    mirror) mirror ;;
+    *) echo "usage: $0 start|stop|destroy|dsn|prepare|mirror [NAME] [PORT]" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ runs on both. Set SQLOPS_TEST_FLAVOURS=mariadb to narrow a local run; CI runs bo
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +19,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support.servers import (
     FLAVOURS,
+    RUN_ID,
+    STARTED,
     ServerHandle,
     ServerUnavailable,
     acquire,
     create_database,
     drop_database,
+    remove_run_containers,
 )
 
 from sqlops.config import DatabaseConfig
@@ -58,6 +62,8 @@ class _Servers:
     def stop_all(self) -> None:
         for handle in self.handles.values():
             handle.stop()
+        # Whatever a crashed fixture or an interrupted test left: every container of this run.
+        self.leftovers = remove_run_containers()
 
 
 _servers = _Servers()
@@ -109,18 +115,48 @@ def db(server: ServerHandle) -> Iterator[TestDatabase]:
         drop_database(server, name)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (CI's timeout, `kill`) as an interrupt, so the session teardown still removes
+    # this run's containers.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _servers.stop_all()
 
 
+def _provider(source: str) -> str:
+    if source.startswith("testcontainers"):
+        return "testcontainers"
+    if source.startswith("SQLOPS_TEST_"):
+        return "DSN"
+    return "local binaries"
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
-    if not _servers.handles and not _servers.errors:
+    if not _servers.handles and not _servers.errors and not STARTED:
         return
     terminalreporter.section("database servers used")
     for flavour, handle in sorted(_servers.handles.items()):
-        terminalreporter.write_line(f"{flavour}: {handle.version} via {handle.source}")
+        terminalreporter.write_line(
+            f"{flavour}: {handle.version} via {_provider(handle.source)}: {handle.source}"
+        )
     for flavour, error in sorted(_servers.errors.items()):
         terminalreporter.write_line(f"{flavour}: UNAVAILABLE: {error.splitlines()[0]}")
+    private = [entry for entry in STARTED if entry[3] != "shared"]
+    if private:
+        terminalreporter.write_line(f"private servers started for destructive tests: {len(private)}")
+        for flavour, version, source, purpose in private:
+            terminalreporter.write_line(f"  {flavour} {version} via {_provider(source)} ({purpose}): {source}")
+    leftovers = getattr(_servers, "leftovers", [])
+    terminalreporter.write_line(
+        f"leftover containers of run {RUN_ID} removed at teardown: {len(leftovers)}"
+        + (f" ({', '.join(leftovers)})" if leftovers else "")
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

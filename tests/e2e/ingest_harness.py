@@ -96,8 +96,24 @@ class DaemonProcess:
             self._log.close()  # type: ignore[union-attr]
         return code
 
+    def wait_until_catching_sigterm(self, timeout: float = 20) -> None:
+        """Until the daemon has its SIGTERM handler (its first statement): a SIGTERM before that,
+        while the interpreter still starts (slow on a loaded 2-core CI machine), kills it."""
+        deadline = time.monotonic() + timeout
+        bit = 1 << (signal.SIGTERM - 1)
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                status = Path(f"/proc/{self.proc.pid}/status").read_text()
+            except OSError:
+                return
+            caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+            if int(caught, 16) & bit:
+                return
+            time.sleep(0.02)
+
     def stop(self, timeout: float = 60) -> int:
         """Close stdin, then SIGTERM, as Squid does."""
+        self.wait_until_catching_sigterm()
         self.close_input()
         time.sleep(0.05)
         if self.proc.poll() is None:

@@ -33,7 +33,7 @@ from e2e.squidlab import (
     queue_overflows,
     workdir,
 )
-from support.servers import ServerHandle, create_database, drop_database, start_mariadb
+from support.servers import ServerHandle, ServerUnavailable, create_database, drop_database, start_private
 
 from sqlops.cli import main as sqlops_main
 
@@ -45,35 +45,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 class PrivateServer:
+    """A private MariaDB from the test provider (a container, or mariadbd from local binaries)."""
+
     def __init__(self) -> None:
-        self.handle: ServerHandle = start_mariadb()
-        self.process: subprocess.Popen[bytes] = self.handle.process  # type: ignore[attr-defined]
+        try:
+            self.handle: ServerHandle = start_private("mariadb", purpose="squid e2e: stop, lock, restart")
+        except ServerUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        self.up = True
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(60)
+        self.handle.halt()
+        self.up = False
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.handle.command,  # type: ignore[attr-defined]
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.handle.admin().close()
-                return
-            except pymysql.MySQLError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        self.handle.resume()
+        self.up = True
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(60)
         self.handle.stop()
 
 
@@ -162,7 +151,7 @@ def lab(server: PrivateServer) -> Iterator[Lab]:
                 squid.shutdown(timeout=15)
             squid.kill_everything()
         origin.stop()
-        if server.process.poll() is None:
+        if server.up:
             drop_database(server.handle, database)
         shutil.rmtree(folder, ignore_errors=True)
 

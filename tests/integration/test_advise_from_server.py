@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from support.servers import ServerHandle, ServerUnavailable, start_mariadb, start_mysql_chroot
+from support.servers import ServerHandle, ServerUnavailable, start_private
 
 from sqlops.cli import main
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.db
 def ps_server(request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     try:
         if request.param == "mariadb":
-            handle = start_mariadb(extra_args=("--performance-schema=ON",))
+            handle = start_private("mariadb", ("--performance-schema=ON",), purpose="performance_schema")
         else:
-            handle = start_mysql_chroot()
+            handle = start_private("mysql", purpose="performance_schema")
     except ServerUnavailable as exc:  # no server is a failure, not a skip
         pytest.fail(str(exc), pytrace=False)
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from support.servers import ServerHandle, ServerUnavailable, start_mariadb, start_mysql_chroot
+from support.servers import ServerHandle, ServerUnavailable, start_private
 
 from sqlops.cli import main
 
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.db
 def _start(flavour: str) -> ServerHandle:
     try:
         if flavour == "mariadb":
-            return start_mariadb(extra_args=("--performance-schema=ON",))
-        return start_mysql_chroot()
+            return start_private("mariadb", ("--performance-schema=ON",), purpose="performance_schema")
+        return start_private("mysql", purpose="performance_schema")
     except ServerUnavailable as exc:  # the fixtures' rule: no server is a failure, not a skip
         pytest.fail(str(exc), pytrace=False)
 
@@ -102,7 +102,10 @@ def test_text_report_from_server(ps_server: ServerHandle, capsys: pytest.Capture
 
 
 def test_performance_schema_off_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    handle = start_mariadb()  # MariaDB's default: performance_schema=OFF
+    try:
+        handle = start_private("mariadb", purpose="performance_schema off")  # MariaDB's default
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
     try:
         code = main(["--dsn", handle.dsn, "digest", "--from-server"])
         _, err = capsys.readouterr()

@@ -29,9 +29,9 @@ LOAD_GRANTS = [
 
 def account(db: Any, grants: list[str]) -> tuple[str, str]:
     name, password = f"sqlops_t_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    db.sql(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'")
+    db.sql(f"CREATE USER '{name}'@'{db.server.client_host}' IDENTIFIED BY '{password}'")
     for grant in grants:
-        db.sql(grant.format(db=db.name, user=f"'{name}'@'127.0.0.1'"))
+        db.sql(grant.format(db=db.name, user=f"'{name}'@'{db.server.client_host}'"))
     return name, password
 
 
@@ -91,4 +91,4 @@ def test_daemon_and_backfill_accounts(db: Any, tmp_path: Path) -> None:
         assert db.sql("SELECT COUNT(*) FROM access_log") == [(80,)]
     finally:
         for user in users:
-            db.sql(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+            db.sql(f"DROP USER IF EXISTS '{user}'@'{db.server.client_host}'")

@@ -22,14 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.logtable import create_log_table, partition_like_migrate, partition_rows
-from support.servers import (
-    CHROOT_ROOT,
-    ServerHandle,
-    ServerUnavailable,
-    create_database,
-    start_mariadb,
-    start_mysql_chroot,
-)
+from support.servers import ServerHandle, ServerUnavailable, create_database, start_private
 
 from sqlops.config import Config, PartitionTableConfig
 from sqlops.db import connect
@@ -43,23 +36,19 @@ FLAVOURS = [f for f in os.environ.get("SQLOPS_TEST_FLAVOURS", "mariadb,mysql").s
 
 
 def _load_zone(handle: ServerHandle) -> None:
+    # The server's own mysql_tzinfo_to_sql, where its binaries are (container, chroot or host).
     if handle.flavour == "mariadb":
-        sql = subprocess.run(
-            ["mariadb-tzinfo-to-sql", f"/usr/share/zoneinfo/{ZONE}", ZONE], check=True, capture_output=True
-        ).stdout
+        sql_bytes = handle.tool(["mariadb-tzinfo-to-sql", f"/usr/share/zoneinfo/{ZONE}", ZONE])
         subprocess.run(
-            ["mariadb", "--protocol=tcp", "-h", handle.host, "-P", str(handle.port), "-u", "root", "mysql"],
-            input=sql,
+            ["mariadb", "--protocol=tcp", "-h", handle.host, "-P", str(handle.port), "-u", handle.user]
+            + ([f"--password={handle.password}"] if handle.password else [])
+            + ["mysql"],
+            input=sql_bytes,
             check=True,
             capture_output=True,
         )
         return
-    sql = subprocess.run(
-        ["chroot", str(CHROOT_ROOT), "mysql_tzinfo_to_sql", f"/usr/share/zoneinfo/{ZONE}", ZONE],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    sql = handle.tool(["mysql_tzinfo_to_sql", f"/usr/share/zoneinfo/{ZONE}", ZONE]).decode()
     conn = handle.admin("mysql")
     try:
         with conn.cursor() as cur:
@@ -72,9 +61,8 @@ def _load_zone(handle: ServerHandle) -> None:
 
 @pytest.fixture(scope="module", params=FLAVOURS)
 def tz_server(request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    start = {"mariadb": start_mariadb, "mysql": start_mysql_chroot}[request.param]
     try:
-        handle = start()
+        handle = start_private(request.param, purpose="time zones, grants")
     except ServerUnavailable as exc:
         pytest.fail(
             f"cannot start a throwaway {request.param} server for the DST tests: {exc}", pytrace=False
@@ -145,13 +133,14 @@ def test_server_trigger_and_python_agree_on_the_day_and_rotate_premakes_the_zone
         assert (rows["p2026m10"], rows["p2026m11"], rows["pcatchall"]) == (1, 1, 0)
 
 
-# Exactly the statements in README ("Privileges"), with the database name filled in.
+# Exactly the statements in README ("Privileges"), with the database name filled in and the
+# host the server sees us from (127.0.0.1, or the bridge gateway for a container).
 GRANTS = """
-CREATE USER 'sqlops'@'127.0.0.1' IDENTIFIED BY 'maint-pw';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON {db}.* TO 'sqlops'@'127.0.0.1';
-GRANT PROCESS ON *.* TO 'sqlops'@'127.0.0.1';
-CREATE USER 'monitor'@'127.0.0.1' IDENTIFIED BY 'mon-pw';
-GRANT SELECT ON {db}.* TO 'monitor'@'127.0.0.1';
+CREATE USER 'sqlops'@'{host}' IDENTIFIED BY 'maint-pw';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, TRIGGER ON {db}.* TO 'sqlops'@'{host}';
+GRANT PROCESS ON *.* TO 'sqlops'@'{host}';
+CREATE USER 'monitor'@'{host}' IDENTIFIED BY 'mon-pw';
+GRANT SELECT ON {db}.* TO 'monitor'@'{host}';
 """
 
 
@@ -167,7 +156,7 @@ def test_the_documented_privileges_are_enough(tz_server: ServerHandle) -> None:
     name = create_database(tz_server, "sqlops_grants")
     admin = tz_server.admin()
     with admin.cursor() as cur:
-        for statement in GRANTS.format(db=name).strip().splitlines():
+        for statement in GRANTS.format(db=name, host=tz_server.client_host).strip().splitlines():
             cur.execute(statement)
     admin.close()
     with connect(tz_server.settings(name)) as session:  # root creates the table, as `schema init` would
@@ -195,5 +184,6 @@ def test_the_documented_privileges_are_enough(tz_server: ServerHandle) -> None:
     finally:
         admin = tz_server.admin()
         with admin.cursor() as cur:
-            cur.execute("DROP USER IF EXISTS 'sqlops'@'127.0.0.1', 'monitor'@'127.0.0.1'")
+            host = tz_server.client_host
+            cur.execute(f"DROP USER IF EXISTS 'sqlops'@'{host}', 'monitor'@'{host}'")
         admin.close()

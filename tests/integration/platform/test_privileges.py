@@ -15,9 +15,9 @@ from sqlops.schema.upgrade import analyse_upgrade, run_upgrade
 
 def _user(db, grants: list[str]) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     name, password = f"sqlops_t_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    db.sql(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'")
+    db.sql(f"CREATE USER '{name}'@'{db.server.client_host}' IDENTIFIED BY '{password}'")
     for grant in grants:
-        db.sql(grant.format(db=db.name, user=f"'{name}'@'127.0.0.1'"))
+        db.sql(grant.format(db=db.name, user=f"'{name}'@'{db.server.client_host}'"))
     return name, password
 
 
@@ -66,4 +66,4 @@ def test_maintenance_and_logging_accounts(db) -> None:  # type: ignore[no-untype
                 raise AssertionError("the logging account could drop the log table")
     finally:
         for name in filter(None, (admin, logger)):
-            db.sql(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
+            db.sql(f"DROP USER IF EXISTS '{name}'@'{db.server.client_host}'")
