@@ -69,7 +69,7 @@ def report_text(report: AdviceReport) -> str:
         "",
     ]
     if report.indexes:
-        lines.append(f"# Indexes to add ({len(report.indexes)}), ranked by the query time they serve")
+        lines.append(f"# Indexes to add ({len(report.indexes)}), ranked by the query time they can win back")
         for n, a in enumerate(report.indexes, 1):
             lines.append(f"{n}. {a.ddl};")
             lines.append(f"   why: {a.reason}")
