@@ -118,6 +118,14 @@ def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
     assert data["queries"] == 403
 
 
+def test_gzip_on_stdin_is_read_transparently(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`zcat` forgotten: `digest --log - < slow.log.gz` reads the gzip data by its magic bytes."""
+    fake = io.TextIOWrapper(io.BytesIO(gzip.compress(Path(MYSQL).read_bytes())))
+    monkeypatch.setattr(sys, "stdin", fake)
+    data = run_json(capsys, "--log", "-")
+    assert data["queries"] == 403 and data["class_count"] == 12
+
+
 def test_gzip_equals_plain(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     packed = tmp_path / "mysql97-slow.log.gz"
     packed.write_bytes(gzip.compress(Path(MYSQL).read_bytes()))
