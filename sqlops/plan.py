@@ -204,9 +204,13 @@ class _LockedDDL:
         self.session.execute("SET SESSION lock_wait_timeout = %s", (self.previous,))
 
     def _pause(self, delay: float, result: ExecutionResult, statement: Statement) -> None:
-        if time.monotonic() + delay > self.deadline:
+        # Use the whole deadline: the last pause is cut to what is left and one more attempt
+        # follows it (giving up when the next backoff step would overshoot left up to a whole
+        # step of the deadline unused, and the run failed early under a lock about to go).
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
             raise LockWaitExpired(result, statement, self.wait, self._blockers())
-        time.sleep(delay)
+        time.sleep(min(delay, remaining))
 
     def _blockers(self) -> list[Blocker]:
         return inspect_blockers(self.session, self.wait.tables, ignore=(self.watchdog.connection_id,))
