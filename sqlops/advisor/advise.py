@@ -7,6 +7,7 @@ verified on a scratch copy (advisor.verify). Pure except for the optional sessio
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -135,7 +136,7 @@ def advise(
             f"{'; '.join(shapes[:5])}{' …' if len(shapes) > 5 else ''} (raise --budget to rank them)"
         )
     rewrites = _rewrites(classes, analyses, schema, opts)
-    drops = _drops(schema, opts, classes, analyses)
+    drops = [d for table in schema.tables.values() for d in redundant_indexes(table, opts.flavour)]
     return AdviceReport(
         schema_origin=schema.origin,
         flavour=opts.flavour,
@@ -246,8 +247,6 @@ def heavy_write_tables(
         out[log.name] = "the Squid logging daemon inserts every request"
     by_id = {c.id: c for c in classes}
     total = sum(c.count for c in classes) or 1
-    import re
-
     for a in analyses:
         if a.statement_kind not in ("insert", "replace"):
             continue
@@ -287,15 +286,6 @@ def _rewrites(
         out.extend(rewrite_advice(c, schema, rollup_table=opts.rollup_table, log_table=opts.log_table))
     weight = {c.id: c.total_time for c in classes}
     out.sort(key=lambda r: (-weight.get(r.class_id, 0.0), r.kind))
-    return out
-
-
-def _drops(
-    schema: Schema, opts: AdviseOptions, classes: Sequence[WorkloadClass], analyses: Sequence[QueryAnalysis]
-) -> list[DropAdvice]:
-    out: list[DropAdvice] = []
-    for table in schema.tables.values():
-        out.extend(redundant_indexes(table, opts.flavour))
     return out
 
 
