@@ -17,7 +17,6 @@ from sqlops.advisor.candidates import Candidate, candidates_for, lookup_sides
 from sqlops.advisor.merge import DEFAULT_BUDGET, select_indexes
 from sqlops.advisor.model import (
     AdviceReport,
-    DropAdvice,
     QueryAnalysis,
     RewriteAdvice,
     Unanalysed,
@@ -287,7 +286,3 @@ def _rewrites(
     weight = {c.id: c.total_time for c in classes}
     out.sort(key=lambda r: (-weight.get(r.class_id, 0.0), r.kind))
     return out
-
-
-def with_unused(report: AdviceReport, unused: list[DropAdvice]) -> AdviceReport:
-    return replace(report, drops=report.drops + tuple(unused))
