@@ -87,6 +87,7 @@ HANDLERS = (
 GAIN = 0.9  # keep an index when rows examined or time fall to at most this fraction
 SLOWER = 1.10  # a served class more than 10 % slower is a regression ...
 FLOOR = 0.002  # ... and only when it is also this many seconds slower (noise on sub-ms queries)
+BYSTANDERS = 40  # per table: at most this many classes it does not serve are watched for regressions
 STATEMENT_SECONDS = 300  # cap per measured statement on the scratch copy
 LOOSE_SQL_MODE = "NO_ENGINE_SUBSTITUTION"  # copying legacy rows (zero dates) into LIKE copies
 
@@ -167,6 +168,8 @@ class _Verifier:
         self.unverifiable: dict[str, str] = {}
         self.overhead: dict[str, int] = {}
         self.values: dict[Slot, list[Any]] = {}
+        self.bystanders: dict[str, dict[str, Prepared]] = {}  # table (lower) -> class id -> statement
+        self.watched_before: dict[tuple[str, str], Measurement] = {}  # (table, class id) -> before
 
     # ---------------------------------------------------------------- scratch schema lifecycle
 
@@ -247,6 +250,7 @@ class _Verifier:
             p = self._prepare_class(cid)
             if p is not None:
                 prepared[cid] = p
+        self.bystanders = self._find_bystanders(indexes, prepared)
         rewrite_sql: dict[int, tuple[Prepared, Prepared] | str] = {}
         for n, r in enumerate(rewrites):
             if not _measurable(r):
@@ -259,6 +263,9 @@ class _Verifier:
         sources: list[str] = [i.table for i in indexes] + [r.table for r in rewrites if _measurable(r)]
         for p in prepared.values():
             sources.extend(p.sources)
+        for watched in self.bystanders.values():
+            for p in watched.values():
+                sources.extend(p.sources)
         for pair in rewrite_sql.values():
             if not isinstance(pair, str):
                 sources.extend(pair[0].sources + pair[1].sources)
@@ -272,6 +279,14 @@ class _Verifier:
             except Unverifiable as exc:
                 self._unverifiable(cid, str(exc))
                 del prepared[cid]
+        for watched in self.bystanders.values():
+            for cid, p in list(watched.items()):
+                if cid in prepared:
+                    continue  # served elsewhere: already filled
+                try:
+                    self._fill(p)
+                except Unverifiable:
+                    del watched[cid]  # only watched, never advised on: nothing to report
 
         kept, rejected = self._verify_indexes(indexes, prepared)
         kept_rw, dropped_rw = self._verify_rewrites(rewrites, rewrite_sql, indexes)
@@ -285,6 +300,43 @@ class _Verifier:
             dict(self.copied),
             dict(self.unverifiable),
         )
+
+    def _find_bystanders(
+        self, indexes: Sequence[IndexAdvice], prepared: Mapping[str, Prepared]
+    ) -> dict[str, dict[str, Prepared]]:
+        """Per advised table, the heaviest classes that read it but no advised index serves.
+
+        The optimizer may pick a new index for a statement it was not built for (an equality on a
+        column that is not selective for this value, an index merge of an OR) and make that
+        statement slower: such classes are measured before and after too, and an index that
+        slows one down is rejected like one that slows a served class."""
+        served: dict[str, set[str]] = {}
+        for idx in indexes:
+            served.setdefault(idx.table.lower(), set()).update(idx.classes)
+        names: dict[str, set[str]] = {t: {t} for t in served}
+        for view in self.schema.views.values():
+            for base in self.schema.base_tables(view.name):
+                if base.lower() in names:
+                    names[base.lower()].add(view.name.lower())
+        found: dict[str, dict[str, Prepared]] = {t: {} for t in served}
+        for cls in sorted(self.classes.values(), key=lambda c: -self._weight(c.id)):
+            text = cls.example.lower()
+            tables = [
+                t
+                for t, ns in names.items()
+                if cls.id not in served[t] and len(found[t]) < BYSTANDERS and any(n in text for n in ns)
+            ]
+            if not tables:
+                continue
+            try:
+                p = prepared.get(cls.id) or self._prepare(cls.example)
+            except Unverifiable:
+                continue
+            reads = {b.lower() for src in p.sources for b in self.schema.base_tables(src)}
+            for t in tables:
+                if t in reads:
+                    found[t][cls.id] = p
+        return {t: w for t, w in found.items() if w}
 
     def _unverifiable(self, cid: str, why: str) -> None:
         self.unverifiable[cid] = why
@@ -573,6 +625,13 @@ class _Verifier:
             except Unverifiable as exc:
                 self._unverifiable(cid, str(exc))
                 del prepared[cid]
+        for table, watched in self.bystanders.items():
+            self.say(f"verify: measuring {len(watched)} other class(es) reading {table} before")
+            for cid, p in list(watched.items()):
+                try:
+                    self.watched_before[(table, cid)] = self._measure(p, table).measurement
+                except Unverifiable:
+                    del watched[cid]
 
         kept: list[IndexAdvice] = []
         rejected: list[IndexAdvice] = []
@@ -580,15 +639,20 @@ class _Verifier:
         for idx in indexes:
             by_table.setdefault(idx.table.lower(), []).append(idx)
         for group in by_table.values():
+            passed: list[IndexAdvice] = []
             for idx in group:
                 evidence = self._verify_index(idx, prepared, before)
-                (kept if evidence.helps or not evidence.verified else rejected).append(
+                (passed if evidence.helps or not evidence.verified else rejected).append(
                     replace(idx, evidence=evidence)
                 )
-            if len(group) > 1:
-                self._together(group, prepared, before)
-        order = {id(i): n for n, i in enumerate(indexes)}
-        kept.sort(key=lambda i: order.get(id(i), 0))
+            measured = [i for i in passed if i.evidence is not None and i.evidence.verified]
+            if len(measured) > 1:
+                for idx in self._together(measured, prepared, before):
+                    passed.remove(idx)
+                    rejected.append(idx)
+            kept.extend(passed)
+        order = {(i.table, i.name): n for n, i in enumerate(indexes)}
+        kept.sort(key=lambda i: order.get((i.table, i.name), 0))
         return kept, rejected
 
     def _verify_index(
@@ -618,55 +682,104 @@ class _Verifier:
                     self.notes.append(f"class {cid} with {idx.name}: {exc}")
                     continue
                 evidence.append(ClassEvidence(cid, prepared[cid].sql(), before[cid], after))
+            slowed = self._watched_regressions(idx.table)
         finally:
             self._drop_index(idx.table, idx.name)
         if not evidence:
             return Evidence(False, False, (), rows, "not measured: the statements failed with the index")
         helps, note = self._judge(evidence)
+        if slowed:
+            helps = False
+            note = (
+                "regression of classes it does not serve: "
+                + ", ".join(_regression(e) for e in slowed)
+                + "; "
+                + note
+            )
         if missing:
             note += f"; {len(missing)} served class(es) not measured"
         return Evidence(True, helps, tuple(evidence), rows, note)
+
+    def _watched_regressions(self, table: str) -> list[ClassEvidence]:
+        """The classes that read `table` without being served on it and got slower as it is now."""
+        slowed: list[ClassEvidence] = []
+        for cid, p in self.bystanders.get(table.lower(), {}).items():
+            b = self.watched_before.get((table.lower(), cid))
+            if b is None:
+                continue
+            try:
+                a = self._measure(p, table).measurement
+            except Unverifiable:
+                continue
+            if _slower(b, a):
+                slowed.append(ClassEvidence(cid, p.sql(), b, a))
+        return slowed
 
     def _together(
         self,
         group: Sequence[IndexAdvice],
         prepared: Mapping[str, Prepared],
         before: Mapping[str, Measurement],
-    ) -> None:
+    ) -> list[IndexAdvice]:
+        """All of a table's indexes that passed alone, on the copy at once: the optimizer now
+        chooses among them, and may choose one that makes a class slower than it was before any
+        of them. The index the slowed statement's plan uses is rejected, and the rest measured
+        again, until no class is slower. Returns the rejected indexes (with the evidence)."""
         table = group[0].table
-        served = list(dict.fromkeys(c for i in group for c in i.classes if c in prepared and c in before))
-        if not served:
-            return
-        names = [i.name for i in group]
-        self.say(f"verify: measuring {', '.join(names)} together on {table}")
-        added: list[str] = []
-        try:
-            for idx in group:
-                try:
-                    self._add_index(idx.table, idx.name, idx.parts, idx.unique)
-                    added.append(idx.name)
-                except Exception as exc:
-                    self.notes.append(f"{table}: {idx.name} could not be added with the others: {exc}")
-            evidence = []
-            for cid in served:
-                with contextlib.suppress(Unverifiable):
-                    evidence.append(
-                        ClassEvidence(
-                            cid,
-                            prepared[cid].sql(),
-                            before[cid],
-                            self._measure(prepared[cid], table).measurement,
-                        )
-                    )
-            if evidence:
-                helps, note = self._judge(evidence)
+        remaining = list(group)
+        rejected: list[IndexAdvice] = []
+        while len(remaining) > 1:
+            served = list(
+                dict.fromkeys(c for i in remaining for c in i.classes if c in prepared and c in before)
+            )
+            names = [i.name for i in remaining]
+            self.say(f"verify: measuring {', '.join(names)} together on {table}")
+            added: list[str] = []
+            try:
+                for idx in remaining:
+                    try:
+                        self._add_index(idx.table, idx.name, idx.parts, idx.unique)
+                        added.append(idx.name)
+                    except Exception as exc:
+                        self.notes.append(f"{table}: {idx.name} could not be added with the others: {exc}")
+                slowed: list[ClassEvidence] = []
+                for cid in served:
+                    with contextlib.suppress(Unverifiable):
+                        after = self._measure(prepared[cid], table).measurement
+                        if _slower(before[cid], after):
+                            slowed.append(ClassEvidence(cid, prepared[cid].sql(), before[cid], after))
+                slowed.extend(self._watched_regressions(table))
+            finally:
+                for name in added:
+                    self._drop_index(table, name)
+            blamed = [i for i in remaining if any(e.after.plan_key == i.name for e in slowed)]
+            if not slowed:
+                self.notes.append(f"{table}: {' + '.join(added)} together: no class slower than before")
+                break
+            if not blamed:
                 self.notes.append(
-                    f"{table}: {' + '.join(added)} together: {note}"
-                    + ("" if helps else " (no combined gain)")
+                    f"{table}: {' + '.join(added)} together: "
+                    + ", ".join(_regression(e) for e in slowed)
+                    + " (the plans use none of them: kept)"
                 )
-        finally:
-            for name in added:
-                self._drop_index(table, name)
+                break
+            for idx in blamed:
+                remaining.remove(idx)
+                why = ", ".join(_regression(e) for e in slowed if e.after.plan_key == idx.name)
+                old = idx.evidence
+                note = f"regression with the table's other advised indexes: {why}" + (
+                    f"; alone: {old.note}" if old else ""
+                )
+                rejected.append(
+                    replace(
+                        idx,
+                        evidence=replace(old, helps=False, note=note)
+                        if old
+                        else Evidence(True, False, (), {}, note),
+                    )
+                )
+                self.say(f"verify: {idx.name} rejected: {why}")
+        return rejected
 
     def _weight(self, cid: str) -> float:
         cls = self.classes.get(cid)
@@ -695,8 +808,8 @@ class _Verifier:
             t = 1.0 if same_work or abs(a.seconds - b.seconds) < FLOOR else a.seconds / max(b.seconds, 1e-9)
             rows_ratio += w * r
             time_ratio += w * t
-            if not same_work and a.seconds > b.seconds * SLOWER and a.seconds - b.seconds > FLOOR:
-                regressions.append(f"class {e.class_id} {_ms(b.seconds)} → {_ms(a.seconds)}")
+            if _slower(b, a):
+                regressions.append(_regression(e))
         b_rows = sum(e.before.rows_examined for e in evidence)
         a_rows = sum(e.after.rows_examined for e in evidence)
         b_time = sum(e.before.seconds for e in evidence)
@@ -817,6 +930,18 @@ def _compare(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], ordered: bool) 
         return True, ""
     differ = sum((Counter(a) - Counter(b)).values())
     return False, f"returned {differ} of {len(a)} rows different from the original on the scratch copy"
+
+
+def _slower(b: Measurement, a: Measurement) -> bool:
+    """A regression: other work (another plan or other rows examined) that takes more than 10 %
+    and FLOOR longer. The same plan reading the same rows is the same query: its time is noise."""
+    same_work = (b.plan_key, b.plan_access, b.rows_examined) == (a.plan_key, a.plan_access, a.rows_examined)
+    return not same_work and a.seconds > b.seconds * SLOWER and a.seconds - b.seconds > FLOOR
+
+
+def _regression(e: ClassEvidence) -> str:
+    b, a = e.before, e.after
+    return f"class {e.class_id} {_ms(b.seconds)} → {_ms(a.seconds)} ({_plan(b)} → {_plan(a)})"
 
 
 def _ms(seconds: float) -> str:
