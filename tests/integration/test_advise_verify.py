@@ -380,3 +380,35 @@ def test_bystander_that_is_not_slowed_does_not_block_the_index(db) -> None:  # t
     assert [i.name for i in result.indexes] == ["idx_a"]
     ev = result.indexes[0].evidence
     assert ev is not None and ev.helps and "does not serve" not in ev.note, ev
+
+
+def test_slowing_a_light_class_is_a_trade_off_when_the_served_ones_weigh_more(db) -> None:  # type: ignore[no-untyped-def]
+    _setup_order_trap(db)
+    # the same trap, but the served class holds far more of the logged time than the one slowed
+    served = _class("served", "SELECT pad FROM trap WHERE a = 12345", total_time=500.0)
+    bystander = _class("bystander", "SELECT * FROM trap WHERE b = 7 ORDER BY a LIMIT 5", total_time=0.5)
+    result = _verify(db, [served, bystander], [_index("trap", "idx_a", ("a",), ("served",))])
+
+    (kept,) = result.indexes
+    ev = kept.evidence
+    assert ev is not None and ev.verified and ev.helps
+    assert ev.note.startswith(
+        "trade-off: it also makes class(es) it does not serve slower (class bystander"
+    ), ev.note
+
+
+def test_a_spare_takes_the_slot_of_a_rejected_index(db) -> None:  # type: ignore[no-untyped-def]
+    _setup(db)
+    useless = _class("c2", "SELECT SUM(amount), COUNT(note) FROM orders WHERE flag = 0")
+    lookup = _class("c1", "SELECT id, amount FROM orders WHERE customer_id = 1234")
+    advised = _index("orders", "idx_flag", ("flag",), ("c2",))
+    spare = _index("orders", "idx_customer", ("customer_id",), ("c1",))
+    with db.connect() as session:
+        schema = inspect_schema(session)
+        result = verify_advice(
+            session, schema, {c.id: c for c in (useless, lookup)}, [advised], (), spares=[spare], budget=1
+        )
+    assert [i.name for i in result.indexes] == ["idx_customer"]
+    assert [i.name for i in result.rejected] == ["idx_flag"]
+    ev = result.indexes[0].evidence
+    assert ev is not None and ev.helps and ev.note.startswith("left out at first"), ev
