@@ -119,6 +119,7 @@ def resolve_target(arg: str, *, env: Mapping[str, str] | None = None) -> Target:
             format=config.ingest.format,
             ingest=config.ingest,
             spool_root=Path(config.ingest.spool_dir),
+            warnings=loaded.warnings,
         )
     if arg.endswith(".toml"):
         raise ConfigError(
@@ -157,9 +158,9 @@ def _named_target(name: str, key: str, section: TargetConfig, loaded: LoadedConf
         database = dataclasses.replace(database, database=section.database)
     if section.password is not None:
         database = dataclasses.replace(database, password=section.password)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = loaded.warnings
     if section.dsn and "password" in parse_dsn(section.dsn):
-        warnings = (f"[targets.{name}] dsn carries a password; prefer an option file",)
+        warnings += (f"[targets.{name}] dsn carries a password; prefer an option file",)
     return Target(
         kind="name",
         key=key,
