@@ -3,7 +3,7 @@
 Squid starts it once per ``access_log daemon:<ARG> <format>`` line with argv[1] = ARG and a
 socketpair on stdin; stderr goes to cache.log. This entry module only catches SIGTERM/SIGINT
 from the first instant (Squid may stop a daemon it has just started) and hands over to
-:mod:`sqlops.squid.service`, which describes how the daemon works.
+:mod:`sqlops.squid.daemon_loop`, which describes how the daemon works.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, early)
     signal.signal(signal.SIGINT, early)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    from sqlops.squid.service import run
+    from sqlops.squid.daemon_loop import run
 
     return run(sys.argv[1:] if argv is None else argv, stop_requested)
 

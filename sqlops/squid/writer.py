@@ -21,11 +21,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,24 +249,32 @@ class LogWriter:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, batch: Batch, checkpoint: Checkpoint) -> WriteResult:
-        """Write one batch and advance the checkpoint, all in one transaction."""
+    def write(
+        self,
+        batch: Batch,
+        checkpoint: Checkpoint,
+        *,
+        quarantine: Callable[[Session, str, list[Quarantined]], None] | None = None,
+    ) -> WriteResult:
+        """Write one batch and advance the checkpoint, all in one transaction. `quarantine`
+        replaces storing the lines that could not be stored (a replay keeps their rows)."""
         session = self.require()
+        store_rejected = quarantine or self._quarantine_somewhere
         try:
             rejected: list[Quarantined] = []
             if batch.rows:
                 rejected = self._store_rows(session, batch)
-            quarantine = [*batch.quarantine, *rejected]
-            if quarantine:
-                self._quarantine_somewhere(session, batch.stream, quarantine)
+            failed = [*batch.quarantine, *rejected]
+            if failed:
+                store_rejected(session, batch.stream, failed)
             stored = batch.rows - len(rejected)
-            checkpoint.advance(session, batch, stored, len(quarantine))
+            checkpoint.advance(session, batch, stored, len(failed))
             session.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 session.rollback()
             raise
-        return WriteResult(stored, len(quarantine))
+        return WriteResult(stored, len(failed))
 
     def _store_rows(self, session: Session, batch: Batch) -> list[Quarantined]:
         """Store the rows the fast way; on any row-level trouble roll back (the rows are the
@@ -434,10 +443,21 @@ def append_quarantine_file(path: Path, stream: str, table: str, items: list[Quar
         for item in items
     ]
     private_dir(path.parent)
-    with open_private(path, "a", encoding="utf-8") as out:
-        out.write("".join(r + "\n" for r in records))
-        out.flush()
-        os.fsync(out.fileno())
+    while True:
+        with open_private(path, "a", encoding="utf-8") as out:
+            # `sqlops ingest quarantine` rewrites the file under this lock and replaces it:
+            # appending to the replaced inode would lose the lines, so check and re-open.
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current != os.fstat(out.fileno()).st_ino:
+                continue
+            out.write("".join(r + "\n" for r in records))
+            out.flush()
+            os.fsync(out.fileno())
+            return
 
 
 def rotate_quarantine_file(path: Path) -> Path | None:

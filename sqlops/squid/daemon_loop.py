@@ -41,7 +41,7 @@ from sqlops.squid.logformat import compile_format, detect_format
 from sqlops.squid.protocol import has_rotate
 from sqlops.squid.rows import RowEncoder
 from sqlops.squid.spool import FALLBACK_SPOOL, Journal, JournalLocked, free_bytes, journal_dirs
-from sqlops.squid.status import StatusFile
+from sqlops.squid.status import DaemonStatus, StatusFile
 from sqlops.squid.target import Target, resolve_target, target_key
 from sqlops.squid.writer import (
     QUARANTINE_FILE,
@@ -573,30 +573,30 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     reader.terminating = bool(stop_requested)
 
-    def snapshot(state: str | None = None) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "argument": target.description if target else f"(unresolved) {target_key(arg)}",
-            "table": target.table if target else None,
-            "journal": str(own.path),
-            "state": state or stats.state,
-            "mode": stats.mode,
-            "started_at": stats.started,
-            "updated_at": time.time(),
-            "bytes_read": stats.bytes_read,
-            "backlog_bytes": max(0, own.end - stats.committed_own) + stats.orphan_backlog,
-            "lag_seconds": round(own.oldest_unwritten_age(stats.committed_own), 3),
-            "rows_written": stats.rows_written,
-            "rows_per_second": round(stats.rows_per_second(), 1),
-            "lines_quarantined": stats.lines_quarantined,
-            "last_commit_at": stats.last_commit_at,
-            "last_error": stats.last_error,
-            "last_error_at": stats.last_error_at,
-            "reading_paused": stats.reading_paused,
-            "over_cap": stats.over_cap,
-            "spool_max_mb": ingest.spool_max_mb,
-            "journal_disk_bytes": own.disk_bytes(),
-        }
+    def snapshot(state: str | None = None) -> DaemonStatus:
+        return DaemonStatus(
+            pid=os.getpid(),
+            argument=target.description if target else f"(unresolved) {target_key(arg)}",
+            table=target.table if target else None,
+            journal=str(own.path),
+            state=state or stats.state,
+            mode=stats.mode,
+            started_at=stats.started,
+            updated_at=time.time(),
+            bytes_read=stats.bytes_read,
+            backlog_bytes=max(0, own.end - stats.committed_own) + stats.orphan_backlog,
+            lag_seconds=round(own.oldest_unwritten_age(stats.committed_own), 3),
+            rows_written=stats.rows_written,
+            rows_per_second=round(stats.rows_per_second(), 1),
+            lines_quarantined=stats.lines_quarantined,
+            last_commit_at=stats.last_commit_at,
+            last_error=stats.last_error,
+            last_error_at=stats.last_error_at,
+            reading_paused=stats.reading_paused,
+            over_cap=stats.over_cap,
+            spool_max_mb=ingest.spool_max_mb,
+            journal_disk_bytes=own.disk_bytes(),
+        )
 
     next_status = 0.0
 
