@@ -89,3 +89,34 @@ def test_status_file_of_another_version_is_read_without_failing(tmp_path: Path) 
     )
     (report,), _ = read_daemons([tmp_path])
     assert (report.status.pid, report.status.state, report.running) == (9, "stopped", False)
+
+
+def test_method_auto_says_nothing_about_local_infile(
+    db: Any, config: Path, tmp_path: Path, capsys: Any
+) -> None:
+    allowed = str(db.sql("SELECT @@GLOBAL.local_infile")[0][0]).upper() in ("1", "ON")
+    capsys.readouterr()
+    for name in ("f", "g"):  # every run
+        assert sqlops_main(["--config", str(config), "ingest", "load", str(a_log(tmp_path, name, 2))]) == 0
+        out = capsys.readouterr()
+        assert "local_infile" not in out.err, out.err
+        assert ("via LOAD DATA LOCAL INFILE" if allowed else "via multi-row INSERT") in out.out
+
+
+def test_statements_are_tagged_by_the_one_mechanism_in_plan() -> None:
+    """Only plan.tag writes the `/* sqlops:<job> */` marker (the writer used its own)."""
+    root = Path(__file__).parents[2] / "sqlops"
+    spelled = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "plan.py" and "/* sqlops:" in path.read_text()
+    ]
+    assert spelled == []
+    from sqlops.config import DatabaseConfig
+    from sqlops.plan import tag
+    from sqlops.squid.writer import LogWriter
+
+    assert (
+        LogWriter(DatabaseConfig(), "t")._insert_head(["a"])
+        == tag("ingest", "INSERT INTO `t` (`a`) VALUES ").encode()
+    )
