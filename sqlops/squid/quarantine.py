@@ -41,7 +41,6 @@ from sqlops.private import open_private
 from sqlops.squid.batcher import MAX_REASON, BatchBuilder, Quarantined
 from sqlops.squid.logformat import compile_format, detect_format
 from sqlops.squid.rows import RowEncoder
-from sqlops.squid.status import rfc3339
 from sqlops.squid.writer import (
     CHECKPOINT_TABLE,
     QUARANTINE_FILE,
@@ -50,6 +49,7 @@ from sqlops.squid.writer import (
     CheckpointMoved,
     LogWriter,
 )
+from sqlops.timestamps import rfc3339
 
 Source = Literal["all", "table", "file"]
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")

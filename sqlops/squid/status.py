@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import json
 import os
 import time
@@ -26,6 +25,7 @@ from sqlops.errors import SqlopsError
 from sqlops.private import write_private
 from sqlops.squid.spool import FALLBACK_SPOOL, journal_dirs
 from sqlops.squid.writer import CHECKPOINT_TABLE, LOAD_TABLE, QUARANTINE_FILE, QUARANTINE_TABLE
+from sqlops.timestamps import epoch_rfc3339, times_rfc3339
 
 STALE_SECONDS = 10.0
 
@@ -93,20 +93,6 @@ class DaemonStatus:
         return out
 
 
-def epoch_rfc3339(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return rfc3339(dt.datetime.fromtimestamp(seconds, dt.UTC))
-
-
-def rfc3339(value: dt.datetime) -> str:
-    """A timestamp as RFC 3339 with its zone: ``2026-12-02T17:40:00.123Z``. Naive values are
-    UTC (sqlops stores UTC in its tables)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class StatusFile:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -151,18 +137,9 @@ class IngestReport:
             ],
             "journals_waiting": self.journals,
             "quarantine_files": self.quarantine_files,
-            "database": _times_rfc3339(self.database),
+            "database": times_rfc3339(self.database),
             "database_error": self.database_error,
         }
-
-
-def _times_rfc3339(value: Any) -> Any:
-    """The database part of the report with its datetimes as RFC 3339 UTC."""
-    if isinstance(value, dict):
-        return {k: _times_rfc3339(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_times_rfc3339(v) for v in value]
-    return rfc3339(value) if isinstance(value, dt.datetime) else value
 
 
 def read_quarantine_files(spool_roots: list[Path]) -> list[dict[str, Any]]:
