@@ -8,6 +8,7 @@ from the first instant (Squid may stop a daemon it has just started) and hands o
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -22,8 +23,19 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, early)
     signal.signal(signal.SIGINT, early)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    from sqlops.squid.daemon_loop import run
+    try:
+        from sqlops.squid.daemon_loop import run
+    except (ImportError, PermissionError) as exc:
+        # Parts of the installation this user cannot read (a venv or packages under /root).
+        import pwd
 
+        from sqlops.squid.install_check import FIX, problem_for
+
+        user = pwd.getpwuid(os.getuid()).pw_name
+        why = problem_for(user) or f"{type(exc).__name__}: {exc}"
+        # One line: it lands in Squid's cache.log.
+        sys.stderr.write(f"sqlops-logfile-daemon: ERROR: cannot start: {exc}; {why}; fix: {FIX}\n")
+        return 1
     return run(sys.argv[1:] if argv is None else argv, stop_requested)
 
 
