@@ -505,6 +505,8 @@ def quarantine_purge(app: AppContext, scope: _Scope, dry_run: bool, everything: 
     dest, filt = scope.resolve(app)
     with _session_if(app, scope.source != "file") as session:
         result = purge(session, spool_roots(app.config), dest.table, filt, dry_run=dry_run)
+    for note in result.notes:
+        log.warning("%s", note)
     if fmt == "json":
         emit_json(result.to_dict())
         return 0

@@ -335,10 +335,16 @@ def _committed_past(session: Session, stream: str, position: int) -> bool:
     return not rows or int(rows[0][0]) > position
 
 
-def adopt_files(session: Session, spool_roots: list[Path], table: str) -> int:
-    """Move the fallback files' lines for `table` into the quarantine table (see module doc);
-    returns how many lines were moved. `session` must not autocommit."""
-    moved = 0
+@dataclass
+class Adoption:
+    moved: int = 0  # lines inserted into the table
+    keys: set[tuple[str, int]] = field(default_factory=set)  # (stream, position) taken from files
+
+
+def adopt_files(session: Session, spool_roots: list[Path], table: str) -> Adoption:
+    """Move the fallback files' lines for `table` into the quarantine table (see module doc).
+    `session` must not autocommit."""
+    done = Adoption()
     for path in quarantine_files(spool_roots):
         with locked_file(path):
             lines = [line for _, _, line in _file_lines(path) if line is not None and line.table == table]
@@ -367,7 +373,7 @@ def adopt_files(session: Session, spool_roots: list[Path], table: str) -> int:
                                 line.created_at.replace(tzinfo=None),
                             ),
                         )
-                        moved += 1
+                        done.moved += 1
                 session.commit()
             except pymysql.MySQLError as exc:
                 session.rollback()
@@ -375,7 +381,8 @@ def adopt_files(session: Session, spool_roots: list[Path], table: str) -> int:
                     raise table_missing(session.database) from None
                 raise
             _rewrite_without(path, _adopted_by(table, adopted))
-    return moved
+            done.keys |= adopted
+    return done
 
 
 def _adopted_by(table: str, adopted: set[tuple[str, int]]) -> Callable[[int, QuarantinedLine | None], bool]:
@@ -443,12 +450,14 @@ def replay(
     writer = LogWriter(settings, table, method)
     session = writer.connect()
     try:
+        adoption = Adoption()
         if filt.source in ("all", "file"):
-            result.adopted = adopt_files(session, spool_roots, table)
-        if filt.source == "file" and not result.adopted:
-            return result
+            adoption = adopt_files(session, spool_roots, table)
+            result.adopted = adoption.moved
         lines = read_table(session, table, QuarantineFilter(filt.ids, filt.reason, filt.older_than))
         session.commit()
+        if filt.source == "file":  # only the lines that came from the files
+            lines = [line for line in lines if (line.stream, line.position) in adoption.keys]
         result.selected = len(lines)
         by_stream: dict[str, list[QuarantinedLine]] = {}
         for line in lines:
@@ -518,6 +527,7 @@ def _replay_group(
 class PurgeResult:
     dry_run: bool
     lines: list[QuarantinedLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -526,6 +536,7 @@ class PurgeResult:
             "from_table": sum(line.source == "table" for line in self.lines),
             "from_files": sum(line.source == "file" for line in self.lines),
             "lines": [line.to_dict(with_raw=False) for line in self.lines],
+            "notes": self.notes,
         }
 
 
@@ -543,9 +554,10 @@ def purge(
     if filt.source in ("all", "table") and session is not None:
         try:
             lines = read_table(session, table, filt)
-        except QuarantineTableMissing:
+        except QuarantineTableMissing as exc:
             if filt.source == "table":
                 raise
+            result.notes.append(exc.one_line())
             lines = []
         if lines and not dry_run:
             ids = [line.id for line in lines]

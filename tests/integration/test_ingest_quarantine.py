@@ -155,8 +155,10 @@ def test_replay_after_a_failure_part_way_or_inside_the_transaction_never_duplica
 def test_fallback_file_lines_are_listed_adopted_and_replayed_once(
     db: Any, config: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    quarantined_mixed_file(config, capsys, tmp_path, mysql_lines=2)  # two lines in the table
+    db.sql("UPDATE sqlops_ingest_quarantine SET stream = 'load:x'")
     folder = tmp_path / "spool" / "target-proxy1"
-    items = [Quarantined(100 * i, mysql_style(i), "does not match log format 'squid'") for i in range(5)]
+    items = [Quarantined(100 * i, mysql_style(i + 10), "does not match log format 'squid'") for i in range(5)]
     append_quarantine_file(folder / QUARANTINE_FILE, "j-file", "access_log", items)
     append_quarantine_file(folder / QUARANTINE_FILE, "j-file", "access_log", items[:2])  # a daemon replay
     listed = run_json(config, capsys, "ingest", "quarantine", "list", "--source", "file")["lines"]
@@ -165,7 +167,7 @@ def test_fallback_file_lines_are_listed_adopted_and_replayed_once(
     ]
     assert (
         run_json(config, capsys, "ingest", "quarantine", "show", listed[1]["ref"])["text"]
-        == mysql_style(1).decode()
+        == mysql_style(11).decode()
     )
     # a crash between adopting (committed) and rewriting the file
     monkeypatch.setattr(
@@ -180,13 +182,15 @@ def test_fallback_file_lines_are_listed_adopted_and_replayed_once(
             QuarantineFilter(),
         )
     monkeypatch.undo()
-    assert db.sql("SELECT COUNT(*) FROM sqlops_ingest_quarantine") == [(5,)]
-    result = run_json(config, capsys, "ingest", "quarantine", "replay", "--log-format", "squid_mysql")
+    assert db.sql("SELECT COUNT(*) FROM sqlops_ingest_quarantine") == [(2 + 5,)]
+    only_files = ["ingest", "quarantine", "replay", "--source", "file", "--log-format", "squid_mysql"]
+    result = run_json(config, capsys, *only_files)
     assert (result["adopted"], result["stored"]) == (0, 5)  # found in the table already
     assert (folder / QUARANTINE_FILE).read_text() == ""
+    assert per_url(db, "http://m/") == {f"http://m/{i}": 1 for i in range(10, 15)}  # not the table's two
     again = run_json(config, capsys, "ingest", "quarantine", "replay", "--log-format", "squid_mysql")
-    assert (again["adopted"], again["stored"]) == (0, 0)
-    assert per_url(db, "http://m/") == {f"http://m/{i}": 1 for i in range(5)}
+    assert (again["adopted"], again["stored"]) == (0, 2)
+    assert per_url(db, "http://m/") == {f"http://m/{i}": 1 for i in [0, 1, *range(10, 15)]}
 
 
 def test_file_lines_of_an_uncommitted_journal_stay_in_the_file(
@@ -242,6 +246,15 @@ def test_missing_quarantine_table_gives_clear_messages(
     )
     assert sqlops_main(["--config", str(config), "ingest", "quarantine", "replay"]) != 0
     assert "sqlops schema init" in capsys.readouterr().err
+    capsys.readouterr()
+    assert (
+        sqlops_main(
+            ["--config", str(config), "ingest", "quarantine", "purge", "--reason", "r", "--format", "json"]
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    assert json.loads(out.out)["from_files"] == 1 and "sqlops schema init" in out.err
     status = run_json(config, capsys, "ingest", "status")
     assert status["database_error"] is None
     assert status["database"]["missing_tables"] == ["sqlops_ingest_quarantine"]
