@@ -118,9 +118,7 @@ def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
     assert data["queries"] == 403
 
 
-def test_gzip_on_stdin_is_read_transparently(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gzip_on_stdin_is_read_transparently(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """`zcat` forgotten: `digest --log - < slow.log.gz` reads the gzip data by its magic bytes."""
     fake = io.TextIOWrapper(io.BytesIO(gzip.compress(Path(MYSQL).read_bytes())))
     monkeypatch.setattr(sys, "stdin", fake)
