@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from sqlops.advisor.analyze import analyse_class
 from sqlops.advisor.candidates import Candidate, candidates_for, lookup_sides
@@ -50,29 +51,53 @@ PARALLEL_MIN_CLASSES = 2000
 _WORKER_SCHEMA: list[Schema] = []
 
 
+_WORKER_OPTIONS: list[AdviseOptions] = []
+T = TypeVar("T")
+
+
 def _analyse_in_worker(cls: WorkloadClass) -> QueryAnalysis:
     return analyse_class(cls, _WORKER_SCHEMA[0])
 
 
-def analyse_all(classes: Sequence[WorkloadClass], schema: Schema, jobs: int = 0) -> list[QueryAnalysis]:
-    """Each class parsed and analysed; big workloads over all cores (sqlglot is pure Python,
-    ~5 ms per class: 10,000 classes take a minute in one process)."""
+def _rewrite_in_worker(cls: WorkloadClass) -> list[RewriteAdvice]:
+    from sqlops.advisor.rewrites import rewrite_advice
+
+    opts = _WORKER_OPTIONS[0]
+    return rewrite_advice(cls, _WORKER_SCHEMA[0], rollup_table=opts.rollup_table, log_table=opts.log_table)
+
+
+def _map(
+    fn: Callable[[WorkloadClass], T],
+    classes: Sequence[WorkloadClass],
+    schema: Schema,
+    opts: AdviseOptions,
+    jobs: int,
+) -> list[T]:
+    """fn over the classes; big workloads over all cores (sqlglot is pure Python, ~5 ms per
+    class: 10,000 classes take a minute in one process)."""
     import multiprocessing
     import os
 
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
-    if (
-        workers <= 1
-        or len(classes) < PARALLEL_MIN_CLASSES
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
-        return [analyse_class(c, schema) for c in classes]
     _WORKER_SCHEMA[:] = [schema]  # inherited by the forked workers, not pickled per task
+    _WORKER_OPTIONS[:] = [opts]
     try:
+        if (
+            workers <= 1
+            or len(classes) < PARALLEL_MIN_CLASSES
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
+            return [fn(c) for c in classes]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_analyse_in_worker, classes, chunksize=100)
+            return pool.map(fn, classes, chunksize=100)
     finally:
         _WORKER_SCHEMA.clear()
+        _WORKER_OPTIONS.clear()
+
+
+def analyse_all(classes: Sequence[WorkloadClass], schema: Schema, jobs: int = 0) -> list[QueryAnalysis]:
+    """Each class parsed and analysed, over all cores for big workloads."""
+    return _map(_analyse_in_worker, classes, schema, AdviseOptions(), jobs)
 
 
 def advise(
@@ -268,12 +293,10 @@ def _rewrites(
     """Rewrite rules run only on classes the analysis saw a pattern in (a finding), or that
     aggregate over the log table (the rollup rule): each run parses the statement again, which
     at 10,000 classes is a quarter of the time."""
-    from sqlops.advisor.rewrites import rewrite_advice
-
     log = opts.log_table.lower()
     aggregates = ("COUNT(", "SUM(", "AVG(", "GROUP BY")
     by_id = {a.class_id: a for a in analyses}
-    out: list[RewriteAdvice] = []
+    todo: list[WorkloadClass] = []
     for c in classes:
         a = by_id.get(c.id)
         if a is None:
@@ -281,9 +304,9 @@ def _rewrites(
         rollup_like = any(t.table.lower() == log for t in a.accesses) and any(
             f in c.fingerprint.upper() for f in aggregates
         )
-        if not a.findings and not rollup_like:
-            continue
-        out.extend(rewrite_advice(c, schema, rollup_table=opts.rollup_table, log_table=opts.log_table))
+        if a.findings or rollup_like:
+            todo.append(c)
+    out = [r for found in _map(_rewrite_in_worker, todo, schema, opts, 0) for r in found]
     weight = {c.id: c.total_time for c in classes}
     out.sort(key=lambda r: (-weight.get(r.class_id, 0.0), r.kind))
     return out
