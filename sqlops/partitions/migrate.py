@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlops.cluster.guard import job_lock
 from sqlops.config import DatabaseConfig
-from sqlops.db import Session, connect, named_lock, quote_ident
+from sqlops.db import Session, connect, quote_ident
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import (
@@ -461,7 +462,7 @@ def migrate_table(
     table = target.table
     with connect(settings, maintenance=True) as session:
         where = f"{session.database}.{table}"
-        with named_lock(session, partition_lock(session, table)):
+        with job_lock(session, partition_lock(session, table)):
             analysis = analyse_migrate(session, table, target.column)
             if abort:
                 with recorded_run(settings, JOB, where, origin) as run:

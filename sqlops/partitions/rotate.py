@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlops.cluster.guard import job_lock
 from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
-from sqlops.db import Session, connect, lock_name, named_lock
+from sqlops.db import Session, connect, lock_name
 from sqlops.errors import PreconditionError, SqlopsError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import read_state
@@ -147,7 +148,7 @@ def run_rotate(
     with connect(settings, maintenance=True, zone_in_python=True) as session:
         where = f"{session.database}.{target.table}"
         lock = partition_lock(session, target.table)
-        with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
+        with job_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
             refuse_during_copy(session, target.table)
             day = today or server_today(session, settings.time_zone)
             rp = plan_for(

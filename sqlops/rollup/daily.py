@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlops.cluster.guard import job_lock
 from sqlops.config import Config, DatabaseConfig
-from sqlops.db import Session, connect, lock_name, named_lock, quote_ident, retry_transaction, utc_now
+from sqlops.db import Session, connect, lock_name, quote_ident, retry_transaction, utc_now
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
 from sqlops.plan import Plan, Statement
@@ -326,7 +327,7 @@ def refresh_before_removal(
         where = f"{session.database}.{rollup.table}"
         lock = lock_name("rollup", session.database, rollup.table)
         with (
-            named_lock(session, lock, wait_seconds=60),
+            job_lock(session, lock, wait_seconds=60),
             recorded_run(settings, JOB, where, origin) as run,
         ):
             outcome = refresh_daily(session, rollup.source, rollup.table, chunk_rows=rollup.chunk_rows)
@@ -355,7 +356,7 @@ def run_rollup(
     with connect(config.database, maintenance=True) as session:
         where = f"{session.database}.{target}"
         lock = lock_name("rollup", session.database, target)
-        with named_lock(session, lock), recorded_run(config.database, JOB, where, origin) as run:
+        with job_lock(session, lock), recorded_run(config.database, JOB, where, origin) as run:
             outcome = refresh_daily(
                 session, source, target, chunk_rows=config.rollup.chunk_rows, since=since, stop=stop
             )
