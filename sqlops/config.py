@@ -73,6 +73,15 @@ class DatabaseConfig:
     # ddl_deadline seconds have passed: then the run fails naming the blocking connection.
     ddl_lock_wait: float = 0.2
     ddl_deadline: float = 600.0
+    # A primary's chunked copies (online migrate, schema upgrade, rollup) pause while a replica
+    # is more than this many seconds behind, and resume when it has caught up.
+    max_replica_lag: float = 5.0
+    # Replicas whose lag is watched, as host[:port] (same user and password); empty: the ones
+    # the primary reports (SHOW REPLICAS / SHOW SLAVE HOSTS).
+    replicas: tuple[str, ...] = ()
+    # On a Galera cluster, DDL that copies rows stalls every node's writes: operations expected
+    # to stall the cluster longer than this many seconds are refused with guidance.
+    max_stall: float = 1.0
     tls: TlsConfig = field(default_factory=TlsConfig)
 
 

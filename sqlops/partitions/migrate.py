@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlops.cluster.guard import job_lock
+from sqlops.cluster.stall import MIGRATE_FIX, refuse_cluster_stall
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, quote_ident
 from sqlops.errors import PreconditionError
@@ -462,8 +463,10 @@ def migrate_table(
     table = target.table
     with connect(settings, maintenance=True) as session:
         where = f"{session.database}.{table}"
-        with job_lock(session, partition_lock(session, table)):
+        with job_lock(session, partition_lock(session, table)) as topology:
             analysis = analyse_migrate(session, table, target.column)
+            alter_seconds = expected_alter_seconds(analysis) if method == "alter" else None
+            refuse_cluster_stall(topology, settings, alter_seconds, f"alter of {where}", MIGRATE_FIX)
             if abort:
                 with recorded_run(settings, JOB, where, origin) as run:
                     sent = abort_migrate(session, analysis)

@@ -118,7 +118,9 @@ def test_scheduler_jobs_skip_on_the_replica(replica_set: Topology, replica_db: s
     assert raised.value.exit_code == 0
 
 
-def test_serve_on_the_replica_keeps_running_and_skips_every_run(replica_set: Topology, replica_db: str) -> None:
+def test_serve_on_the_replica_keeps_running_and_skips_every_run(
+    replica_set: Topology, replica_db: str
+) -> None:
     prepared(replica_set, replica_db)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sqlops", "--dsn", replica_set[1].dsn(replica_db), "serve"],
