@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlops.cluster.guard import job_lock
+from sqlops.cluster.lag import replica_throttle
 from sqlops.cluster.stall import MIGRATE_FIX, refuse_cluster_stall
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, quote_ident
@@ -397,7 +398,8 @@ def run_migrate(
             seconds=result.seconds,
             statements=[e.statement.sql for e in result.executed],
         )
-    copy = run_online_copy(session, migrate_spec(analysis, layout, keep_old=keep_old), progress=progress)
+    spec = migrate_spec(analysis, layout, keep_old=keep_old)
+    copy = run_online_copy(session, spec, progress=progress, throttle=replica_throttle(session))
     return MigrateOutcome(
         "online-copy",
         analysis.table,

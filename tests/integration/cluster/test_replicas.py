@@ -5,10 +5,12 @@ auto-positioning): topology detection, maintenance that leaves the replica alone
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -16,10 +18,12 @@ from support.logtable import create_log_table, insert_days, partition_like_migra
 from support.topology import Topology, wait_caught_up, wait_replicating
 
 from sqlops.cluster.guard import ReplicaSkip, refuse_on_replica
+from sqlops.cluster.lag import ReplicaLagThrottle, replica_throttle
 from sqlops.cluster.topology import inspect_topology
 from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
 from sqlops.db import connect
 from sqlops.partitions.inspect import inspect_partitions
+from sqlops.partitions.migrate import migrate_table
 from sqlops.partitions.rotate import run_rotate, targets
 from sqlops.service.jobs import rollup, rotate_all
 
@@ -28,8 +32,8 @@ ENV = {**os.environ, "HOME": "/nonexistent", "SQLOPS_CONFIG": ""}
 pytestmark = pytest.mark.slow
 
 
-def settings(topo: Topology, index: int, database: str) -> DatabaseConfig:
-    return topo[index].handle.settings(database)
+def settings(topo: Topology, index: int, database: str, **overrides: object) -> DatabaseConfig:
+    return topo[index].handle.settings(database, **overrides)
 
 
 def sqlops(*args: str) -> subprocess.CompletedProcess[str]:
@@ -141,3 +145,79 @@ def test_serve_on_the_replica_keeps_running_and_skips_every_run(
         rest = proc.communicate(timeout=60)[1]
     assert proc.returncode == 0, "".join(lines) + rest
     assert "ERROR" not in "".join(lines) + rest
+
+
+def _replication(node_index: int, topo: Topology, what: str) -> None:
+    topo[node_index].sql(f"{what} REPLICA SQL_THREAD")
+
+
+def test_throttle_waits_while_a_replica_is_stopped_and_resumes_when_it_runs(
+    replica_set: Topology, replica_db: str
+) -> None:
+    with connect(settings(replica_set, 0, replica_db, max_replica_lag=1.0)) as session:
+        throttle = replica_throttle(session)
+    assert throttle is not None and throttle.replicas == (f"{replica_set[1].ip}:3306",)
+    throttle()  # replicating, no lag: returns at once
+    assert throttle.pauses == 0
+    _replication(1, replica_set, "STOP")
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (throttle(), done.set()))
+    try:
+        time.sleep(1.1)  # past the check interval
+        waiter.start()
+        assert not done.wait(2.5), "the throttle let a chunk through while replication was stopped"
+    finally:
+        _replication(1, replica_set, "START")
+    assert done.wait(15)
+    assert throttle.pauses == 1 and throttle.paused_seconds >= 2.5
+
+
+def test_lag_is_measured_in_seconds_behind_the_primary(replica_set: Topology, replica_db: str) -> None:
+    replica = replica_set[1]
+    source = "MASTER" if replica_set.flavour == "mariadb" else "SOURCE"
+    replica.sql("STOP REPLICA")
+    replica.sql(f"CHANGE {source.replace('SOURCE', 'REPLICATION SOURCE')} TO {source}_DELAY = 4")
+    replica.sql("START REPLICA")
+    try:
+        wait_replicating(replica)
+        replica_set[0].sql("CREATE TABLE lagging (id INT PRIMARY KEY)", database=replica_db)
+        throttle = ReplicaLagThrottle(settings(replica_set, 0, replica_db), (f"{replica.ip}:3306",))
+        seen: list[int | None] = []
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and not any(s is not None and s >= 2 for s in seen):
+            seen += [lag.seconds for lag in throttle.lags()]
+            time.sleep(0.3)
+        assert any(s is not None and s >= 2 for s in seen), seen
+    finally:
+        replica.sql("STOP REPLICA")
+        replica.sql(f"CHANGE {source.replace('SOURCE', 'REPLICATION SOURCE')} TO {source}_DELAY = 0")
+        replica.sql("START REPLICA")
+    wait_caught_up(replica_set[0], replica)
+
+
+def test_online_migrate_on_the_primary_pauses_while_the_replica_lags(
+    replica_set: Topology, replica_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with connect(settings(replica_set, 0, replica_db)) as session:
+        create_log_table(session)
+        insert_days(session, [D(2026, 1, 3), D(2026, 2, 2)], per_day=200)
+    wait_caught_up(replica_set[0], replica_set[1])
+    _replication(1, replica_set, "STOP")
+    restart = threading.Timer(3.0, _replication, (1, replica_set, "START"))
+    restart.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="sqlops"):
+            (target,) = targets(Config())
+            started = time.monotonic()
+            outcome = migrate_table(settings(replica_set, 0, replica_db, max_replica_lag=1.0), target)
+            took = time.monotonic() - started
+    finally:
+        restart.join()
+        _replication(1, replica_set, "START")
+    assert outcome.action == "online-copy" and outcome.rows_copied == 400
+    assert took >= 2.5
+    assert "throttling the copy" in caplog.text and "replication is stopped" in caplog.text
+    assert "the copy resumes after" in caplog.text
+    wait_caught_up(replica_set[0], replica_set[1])
+    assert partitions_on(replica_set, 1, replica_db) == partitions_on(replica_set, 0, replica_db)
+    assert replica_set[1].sql("SELECT COUNT(*) FROM access_log", database=replica_db) == [(400,)]
