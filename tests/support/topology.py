@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -330,3 +331,62 @@ def database_on(topo: Topology, prefix: str = "sqlops_c") -> Iterator[str]:
     finally:
         with contextlib.suppress(pymysql.MySQLError):
             topo.nodes[0].sql(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+class Writers:
+    """One writer thread per node inserting log rows (autocommit, one row per statement, as
+    Squid's log_db_daemon does) until stopped. Each counts what it committed and times every
+    insert; a certification failure (1213) is retried, as the daemon does."""
+
+    def __init__(self, topo: Topology, database: str, day: Any, pace: float = 0.01) -> None:
+        from support.logtable import COLUMNS, row
+
+        self.topo, self.database, self.day, self.pace = topo, database, day, pace
+        self.columns, self.row = COLUMNS, row
+        self.stop = threading.Event()
+        self.committed = [0] * len(topo.nodes)
+        self.retries = [0] * len(topo.nodes)
+        self.latencies: list[list[float]] = [[] for _ in topo.nodes]
+        self.errors: list[str] = []
+        self.threads = [
+            threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(len(topo.nodes))
+        ]
+
+    def _run(self, index: int) -> None:
+        marks = ", ".join(["%s"] * 13)
+        sql = f"INSERT INTO access_log ({self.columns}) VALUES ({marks})"
+        try:
+            conn = self.topo.nodes[index].handle.admin(self.database)
+        except pymysql.MySQLError as exc:
+            self.errors.append(f"writer {index}: {exc}")
+            return
+        n = 0
+        with conn, conn.cursor() as cur:
+            while not self.stop.is_set():
+                values = self.row(self.day, n, user=f"w{index}")
+                started = time.monotonic()
+                try:
+                    cur.execute(sql, values)
+                except pymysql.MySQLError as exc:
+                    if exc.args and exc.args[0] == 1213:
+                        self.retries[index] += 1
+                        continue
+                    self.errors.append(f"writer {index}: {exc}")
+                    return
+                self.latencies[index].append(time.monotonic() - started)
+                self.committed[index] += 1
+                n += 1
+                self.stop.wait(self.pace)
+
+    def __enter__(self) -> Writers:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+    def max_latency(self, index: int, since: int = 0) -> float:
+        return max(self.latencies[index][since:], default=0.0)
