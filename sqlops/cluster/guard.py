@@ -32,8 +32,9 @@ class ReplicaSkip(LockHeldError):
     exit_code = EXIT_OK
 
     def __init__(self, job: str, topology: Topology) -> None:
+        name = job.replace("-", " ")
         super().__init__(
-            f"{job}: nothing to do on this server: it is a replica ({topology.describe()})",
+            f"{name} job: nothing to do on this server: it is a replica ({topology.describe()})",
             why="maintenance runs on the primary; its changes reach the replicas by replication",
             fix="run it against the primary (a replica's jobs start working once it is promoted)",
         )
