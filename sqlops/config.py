@@ -79,6 +79,10 @@ class DatabaseConfig:
     # Replicas whose lag is watched, as host[:port] (same user and password); empty: the ones
     # the primary reports (SHOW REPLICAS / SHOW SLAVE HOSTS).
     replicas: tuple[str, ...] = ()
+    # Servers the logging daemon tries in order (host[:port]), writing to the first healthy
+    # one and failing over to the next (a Galera node out of the primary component, a
+    # read-only replica or a dead server is skipped). Empty: host and port above.
+    hosts: tuple[str, ...] = ()
     # On a Galera cluster, DDL that copies rows stalls every node's writes: operations expected
     # to stall the cluster longer than this many seconds are refused with guidance.
     max_stall: float = 1.0

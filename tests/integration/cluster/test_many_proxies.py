@@ -1,18 +1,20 @@
 """Three sqlops-logfile-daemon instances (driven by the daemon protocol, as Squid drives
 them) writing concurrently into one access_log, each through a different Galera node:
-every line lands exactly once, on every node. (Fail-over between servers is not built yet.)"""
+every line lands exactly once, on every node; and a daemon given several servers fails over when its node stops."""
 
 from __future__ import annotations
 
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
+import pymysql
 import pytest
 from support.topology import Topology
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
-from e2e.ingest_harness import DaemonProcess, write_config
+from e2e.ingest_harness import DaemonProcess, wait_for, write_config
 
 from sqlops.cli import main as sqlops_main
 from sqlops.squid.protocol import encode_line
@@ -81,3 +83,49 @@ def test_three_daemons_through_three_nodes_write_every_line_once(
     # Galera interleaves auto-increment values per node: unique, not dense.
     ids = galera[0].sql("SELECT COUNT(DISTINCT id), COUNT(*) FROM access_log", database=galera_db)
     assert ids == [(3 * LINES, 3 * LINES)]
+
+
+def _synced(node: Any) -> bool:
+    try:
+        return (
+            node.status("wsrep_local_state_comment") == "Synced" and node.status("wsrep_cluster_size") == "3"
+        )
+    except pymysql.MySQLError:
+        return False
+
+
+def test_a_daemon_fails_over_to_the_next_node_when_its_node_stops(
+    galera: Topology, galera_db: str, tmp_path: Path
+) -> None:
+    first, *others = galera.nodes[2], galera.nodes[0], galera.nodes[1]
+    hosts = ", ".join(f'"{n.ip}:3306"' for n in (first, *others))
+    config = write_config(
+        tmp_path / "proxy.toml",
+        host=first.ip,
+        port=3306,
+        user="root",
+        database=galera_db,
+        spool=tmp_path / "spool",
+    )
+    config.write_text(config.read_text().replace("[database]\n", f"[database]\nhosts = [{hosts}]\n", 1))
+    assert sqlops_main(["--config", str(config), "schema", "init"]) == 0
+    daemon = DaemonProcess(str(config), log=tmp_path / "cache.log")
+
+    def count(node: Any) -> int:
+        return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
+
+    try:
+        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES)))
+        wait_for(lambda: count(others[0]) == LINES, 60, "the first lines on the cluster")
+        first.container.stop(timeout=30)  # the daemon's node goes away
+        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES, 2 * LINES)))
+        wait_for(lambda: count(others[0]) == 2 * LINES, 90, "the lines written after the fail-over")
+    finally:
+        first.container.start()
+        wait_for(lambda: _synced(first), 120, f"{first.name} back in the cluster", interval=1)
+    assert daemon.stop() == 0
+    log_text = (tmp_path / "cache.log").read_text(errors="replace")
+    assert f"writing through root@{others[0].ip}:3306" in log_text, log_text[-3000:]
+    for node in galera.nodes:
+        rows = node.sql("SELECT COUNT(*), COUNT(DISTINCT http_url) FROM access_log", database=galera_db)
+        assert rows == [(2 * LINES, 2 * LINES)], (node.name, log_text[-3000:])
