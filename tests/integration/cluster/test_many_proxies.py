@@ -94,22 +94,30 @@ def _synced(node: Any) -> bool:
         return False
 
 
+def failover_daemon(galera: Topology, database: str, tmp_path: Path, extra: str = "") -> DaemonProcess:
+    """A daemon whose database.hosts lists node 3 first, then nodes 1 and 2."""
+    order = (galera.nodes[2], galera.nodes[0], galera.nodes[1])
+    hosts = ", ".join(f'"{n.ip}:3306"' for n in order)
+    config = write_config(
+        tmp_path / "proxy.toml",
+        host=order[0].ip,
+        port=3306,
+        user="root",
+        database=database,
+        spool=tmp_path / "spool",
+    )
+    config.write_text(
+        config.read_text().replace("[database]\n", f"[database]\nhosts = [{hosts}]\n{extra}", 1)
+    )
+    assert sqlops_main(["--config", str(config), "schema", "init"]) == 0
+    return DaemonProcess(str(config), log=tmp_path / "cache.log")
+
+
 def test_a_daemon_fails_over_to_the_next_node_when_its_node_stops(
     galera: Topology, galera_db: str, tmp_path: Path
 ) -> None:
     first, *others = galera.nodes[2], galera.nodes[0], galera.nodes[1]
-    hosts = ", ".join(f'"{n.ip}:3306"' for n in (first, *others))
-    config = write_config(
-        tmp_path / "proxy.toml",
-        host=first.ip,
-        port=3306,
-        user="root",
-        database=galera_db,
-        spool=tmp_path / "spool",
-    )
-    config.write_text(config.read_text().replace("[database]\n", f"[database]\nhosts = [{hosts}]\n", 1))
-    assert sqlops_main(["--config", str(config), "schema", "init"]) == 0
-    daemon = DaemonProcess(str(config), log=tmp_path / "cache.log")
+    daemon = failover_daemon(galera, galera_db, tmp_path)
 
     def count(node: Any) -> int:
         return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
@@ -123,6 +131,66 @@ def test_a_daemon_fails_over_to_the_next_node_when_its_node_stops(
     finally:
         first.container.start()
         wait_for(lambda: _synced(first), 120, f"{first.name} back in the cluster", interval=1)
+    assert daemon.stop() == 0
+    log_text = (tmp_path / "cache.log").read_text(errors="replace")
+    assert f"writing through root@{others[0].ip}:3306" in log_text, log_text[-3000:]
+    for node in galera.nodes:
+        rows = node.sql("SELECT COUNT(*), COUNT(DISTINCT http_url) FROM access_log", database=galera_db)
+        assert rows == [(2 * LINES, 2 * LINES)], (node.name, log_text[-3000:])
+
+
+def test_a_daemon_leaves_a_node_that_drops_out_of_the_primary_component(
+    galera: Topology, galera_db: str, tmp_path: Path
+) -> None:
+    first, *others = galera.nodes[2], galera.nodes[0], galera.nodes[1]
+    daemon = failover_daemon(galera, galera_db, tmp_path)
+
+    def count(node: Any) -> int:
+        return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
+
+    try:
+        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES)))
+        wait_for(lambda: count(others[0]) == LINES, 60, "the first lines on the cluster")
+        # Cut the node off the cluster's group communication: it stays up and accepts
+        # connections, but is no longer in the primary component (wsrep_ready=OFF).
+        first.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'")
+        wait_for(
+            lambda: first.status("wsrep_ready") == "OFF", 30, f"{first.name} out of the primary component"
+        )
+        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES, 2 * LINES)))
+        wait_for(lambda: count(others[0]) == 2 * LINES, 90, "the lines written after the fail-over")
+    finally:
+        first.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'")
+        wait_for(lambda: _synced(first), 120, f"{first.name} back in the cluster", interval=1)
+    assert daemon.stop() == 0
+    log_text = (tmp_path / "cache.log").read_text(errors="replace")
+    assert f"writing through root@{others[0].ip}:3306" in log_text, log_text[-3000:]
+    assert "not ready" in log_text or "non-Primary" in log_text, log_text[-3000:]
+    for node in galera.nodes:
+        rows = node.sql("SELECT COUNT(*), COUNT(DISTINCT http_url) FROM access_log", database=galera_db)
+        assert rows == [(2 * LINES, 2 * LINES)], (node.name, log_text[-3000:])
+
+
+def test_a_daemon_leaves_a_node_partitioned_away_within_its_read_timeout(
+    galera: Topology, galera_db: str, tmp_path: Path
+) -> None:
+    # A node cut off the network answers nothing, not even a reset: only a read timeout ends
+    # the daemon's wait, so the daemon's config sets a short one.
+    first, *others = galera.nodes[2], galera.nodes[0], galera.nodes[1]
+    daemon = failover_daemon(galera, galera_db, tmp_path, extra="read_timeout = 5\nwrite_timeout = 5\n")
+
+    def count(node: Any) -> int:
+        return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
+
+    try:
+        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES)))
+        wait_for(lambda: count(others[0]) == LINES, 60, "the first lines on the cluster")
+        galera.network.disconnect(first.container)
+        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES, 2 * LINES)))
+        wait_for(lambda: count(others[0]) == 2 * LINES, 120, "the lines written after the fail-over")
+    finally:
+        galera.network.connect(first.container, ipv4_address=first.ip)
+        wait_for(lambda: _synced(first), 180, f"{first.name} back in the cluster", interval=1)
     assert daemon.stop() == 0
     log_text = (tmp_path / "cache.log").read_text(errors="replace")
     assert f"writing through root@{others[0].ip}:3306" in log_text, log_text[-3000:]
