@@ -36,6 +36,9 @@ class ReplicaLag:
     replica: str  # host:port
     seconds: int | None  # None: unknown (replication stopped, or the replica did not answer)
     problem: str = ""
+    # False when the server shows no replication status at all (not a replica, or the account
+    # lacks REPLICATION CLIENT / REPLICA MONITOR): such a server is not watched.
+    shows_status: bool = True
 
     def over(self, limit: float) -> bool:
         return self.seconds is None or self.seconds > limit
@@ -60,7 +63,8 @@ def replica_settings(settings: DatabaseConfig, address: str) -> DatabaseConfig:
 def measure(session: Session, address: str) -> ReplicaLag:
     state = inspect_replication(session)
     if state is None:
-        return ReplicaLag(address, None, "it replicates from nobody (or may not say: REPLICATION CLIENT)")
+        problem = "it shows no replication status (not a replica, or no REPLICATION CLIENT / REPLICA MONITOR)"
+        return ReplicaLag(address, None, problem, shows_status=False)
     if not (state.io_running and state.sql_running):
         return ReplicaLag(address, None, f"replication is stopped {state.last_error}".strip())
     problem = "" if state.seconds_behind is not None else "the replica shows no lag"
@@ -106,11 +110,13 @@ class ReplicaLagThrottle:
             try:
                 lag = measure_at(settings, address)
             except SqlopsError as exc:
+                lag = ReplicaLag(address, None, exc.what, shows_status=False)
+            if not lag.shows_status:
                 log.warning(
                     "replica %s cannot be measured (%s); its lag is not watched: list reachable replicas "
                     "in database.replicas",
                     address,
-                    exc.what,
+                    lag.problem,
                 )
                 continue
             self.watched.append(address)

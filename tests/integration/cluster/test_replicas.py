@@ -221,3 +221,23 @@ def test_online_migrate_on_the_primary_pauses_while_the_replica_lags(
     wait_caught_up(replica_set[0], replica_set[1])
     assert partitions_on(replica_set, 1, replica_db) == partitions_on(replica_set, 0, replica_db)
     assert replica_set[1].sql("SELECT COUNT(*) FROM access_log", database=replica_db) == [(400,)]
+
+
+def test_replicas_that_cannot_be_measured_are_named_and_not_watched(
+    replica_set: Topology, replica_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The primary itself shows no replication status; nothing listens on port 1. Neither may
+    # hold up a copy forever, and the configured list wins over what the primary reports.
+    listed = (f"{replica_set[0].ip}:3306", "127.0.0.1:1")
+    with (
+        caplog.at_level(logging.WARNING, logger="sqlops"),
+        connect(settings(replica_set, 0, replica_db, replicas=listed)) as session,
+    ):
+        assert replica_throttle(session) is None
+    assert (
+        f"replica {replica_set[0].ip}:3306 cannot be measured (it shows no replication status" in caplog.text
+    )
+    assert "replica 127.0.0.1:1 cannot be measured" in caplog.text
+    with connect(settings(replica_set, 0, replica_db, replicas=(f"{replica_set[1].ip}:3306",))) as session:
+        throttle = replica_throttle(session)
+    assert throttle is not None and throttle.replicas == (f"{replica_set[1].ip}:3306",)
