@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from sqlops.cluster.lease import cluster_lock
 from sqlops.cluster.topology import Topology, inspect_topology
 from sqlops.db import Session, named_lock
-from sqlops.errors import EXIT_OK, LockHeldError
+from sqlops.errors import EXIT_OK, LockHeldError, PreconditionError
 
 log = logging.getLogger("sqlops.cluster")
 
@@ -59,6 +59,12 @@ def job_name(lock: str) -> str:
 def job_lock(session: Session, name: str, *, wait_seconds: float = 0) -> Iterator[Topology]:
     """Hold the job lock `name` (see module doc); yields what the server is."""
     topology = refuse_on_replica(session, job_name(name))
+    if topology.galera is not None and not topology.galera.healthy:
+        raise PreconditionError(
+            f"{job_name(name)} job: this node cannot take part: {topology.galera.describe()}",
+            why="a Galera node outside the primary component, or not Synced, refuses or delays writes",
+            fix="run it on a synced node of the primary component (see wsrep_cluster_status on each node)",
+        )
     with contextlib.ExitStack() as stack:
         stack.enter_context(named_lock(session, name, wait_seconds=wait_seconds))
         if topology.galera is not None:

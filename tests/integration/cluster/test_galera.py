@@ -256,3 +256,40 @@ def test_online_migrate_works_on_galera_while_every_node_writes(galera: Topology
             assert by_writer == {f"w{j}": writers.committed[j] for j in range(3)}
             assert session.scalar("SELECT COUNT(DISTINCT id) FROM access_log") == expected
         assert partitions_on(galera, i, galera_db)[-1] == "pcatchall"
+
+
+def test_a_live_holder_keeps_its_lease_past_the_lease_time(galera: Topology, galera_db: str) -> None:
+    with connect(settings(galera, 0, galera_db)) as one, connect(settings(galera, 1, galera_db)) as two:
+        with cluster_lock(one, "sqlops:t:renewed", node="galera1", lease=1.5):
+            time.sleep(3.5)  # more than twice the lease: only the renewals keep it
+            with (
+                pytest.raises(LockHeldError),
+                cluster_lock(two, "sqlops:t:renewed", node="galera2", lease=1.5),
+            ):
+                pass
+        with cluster_lock(two, "sqlops:t:renewed", node="galera2", lease=1.5):
+            pass  # released at the end of the block: free at once
+
+
+def test_a_node_outside_the_primary_component_refuses_maintenance(galera: Topology, galera_db: str) -> None:
+    prepared(galera, galera_db)
+    node = galera[2]
+    node.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'")
+    try:
+        deadline = time.monotonic() + 30
+        while node.status("wsrep_ready") != "OFF" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with pytest.raises(PreconditionError) as refused:
+            run_rotate(settings(galera, 2, galera_db), rotate_target(), today=D(2026, 3, 15))
+    finally:
+        node.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (
+                node.status("wsrep_local_state_comment") == "Synced"
+                and node.status("wsrep_cluster_size") == "3"
+            ):
+                break
+            time.sleep(1)
+    assert "this node cannot take part" in refused.value.what and "NOT ready" in refused.value.what
+    assert "p2026m03" not in partitions_on(galera, 0, galera_db)
