@@ -34,6 +34,13 @@ SECRET = {"secret": True}
 SECRET_DSN = {"secret_dsn": True}
 
 
+def bounded(default: Any, low: float | None = 0, high: float | None = None, *, above: bool = False) -> Any:
+    """A numeric setting with its allowed range (checked for every source: file, env, flag),
+    so that e.g. ``batch_rows = -5`` is refused with a message instead of misbehaving later.
+    `above`: the value must be strictly greater than `low`."""
+    return field(default=default, metadata={"range": (low, high, above)})
+
+
 # --------------------------------------------------------------------------------------------
 # Sections
 
@@ -51,7 +58,7 @@ class TlsConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     host: str = "localhost"
-    port: int = 3306
+    port: int = bounded(3306, 1, 65535)
     user: str | None = None
     password: str | None = field(default=None, metadata=SECRET)
     database: str = "squid"
@@ -60,22 +67,22 @@ class DatabaseConfig:
     option_group: str = "client"
     # Pinned session time zone: it decides which day (and month partition) a row belongs to.
     time_zone: str = "+00:00"
-    connect_timeout: int = 10
-    read_timeout: int = 3600
-    write_timeout: int = 3600
+    connect_timeout: int = bounded(10, 1)
+    read_timeout: int = bounded(3600, 1)
+    write_timeout: int = bounded(3600, 1)
     # Maintenance sessions' lock_wait_timeout for anything but their DDL (MariaDB's default
     # is 86400 s). Their DDL waits the way ddl_lock_wait and ddl_deadline say.
-    lock_wait_timeout: int = 5
+    lock_wait_timeout: int = bounded(5, 1)
     # Maintenance DDL (rotate, migrate, upgrade) on a table with an open transaction would make
     # every new insert queue behind it. So it first waits, without queueing, for sessions that
     # hold the table's metadata lock; then each attempt waits at most ddl_lock_wait seconds for
     # the lock (inserts queue for that long at most) and is retried with backoff, until
     # ddl_deadline seconds have passed: then the run fails naming the blocking connection.
-    ddl_lock_wait: float = 0.2
-    ddl_deadline: float = 600.0
+    ddl_lock_wait: float = bounded(0.2, 0, above=True)
+    ddl_deadline: float = bounded(600.0)
     # A primary's chunked copies (online migrate, schema upgrade, rollup) pause while a replica
     # is more than this many seconds behind, and resume when it has caught up.
-    max_replica_lag: float = 5.0
+    max_replica_lag: float = bounded(5.0)
     # Replicas whose lag is watched, as host[:port] (same user and password); empty: the ones
     # the primary reports (SHOW REPLICAS / SHOW SLAVE HOSTS).
     replicas: tuple[str, ...] = ()
@@ -85,7 +92,7 @@ class DatabaseConfig:
     hosts: tuple[str, ...] = ()
     # On a Galera cluster, DDL that copies rows stalls every node's writes: operations expected
     # to stall the cluster longer than this many seconds are refused with guidance.
-    max_stall: float = 1.0
+    max_stall: float = bounded(1.0)
     tls: TlsConfig = field(default_factory=TlsConfig)
 
 
@@ -101,13 +108,13 @@ class SchemaConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     # `sqlops digest` defaults; flags win.
-    top: int = 20
+    top: int = bounded(20)
     sort: Literal["total", "avg", "count", "rows_examined"] = "total"
     # The server's long_query_time in seconds (0 = unknown): faster entries in the slow log
     # were written because of log_queries_not_using_indexes.
-    long_query_time: float = 0.0
+    long_query_time: float = bounded(0.0)
     # Parallel readers for large plain files; 0 = one per CPU core.
-    jobs: int = 0
+    jobs: int = bounded(0)
 
 
 @dataclass(frozen=True)
@@ -126,10 +133,10 @@ class PartitionTableConfig:
     # The DATE or DATETIME column the table is partitioned on (RANGE (TO_DAYS(column))).
     column: str = "date_day"
     # Months kept ready ahead of the current one, split off the empty catch-all partition.
-    premake_months: int = 3
+    premake_months: int = bounded(3)
     # Keep the current month and this many before it; older months are archived or dropped.
     # Unset (the default) keeps everything.
-    retention_months: int | None = None
+    retention_months: int | None = bounded(None)
     # Expired months become tables named <table>_YYYYmMM (CONVERT PARTITION on MariaDB >= 10.7,
     # EXCHANGE PARTITION elsewhere) instead of being dropped.
     archive: bool = True
@@ -137,10 +144,10 @@ class PartitionTableConfig:
     allow_destructive: bool = False
     # `partition check`: WARNING / CRITICAL when fewer days than this remain before rows start
     # landing in the catch-all partition.
-    headroom_warning_days: int = 20
-    headroom_critical_days: int = 7
+    headroom_warning_days: int = bounded(20)
+    headroom_critical_days: int = bounded(7)
     # `partition check`: WARNING when the last successful rotate is older than this.
-    max_run_age_hours: int = 36
+    max_run_age_hours: int = bounded(36, 1)
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ class ServeConfig:
     run_at_start: bool = True
     # A run that could not start on time (host suspended, scheduler busy) still runs if it is
     # at most this late; runs missed in a row are coalesced into one.
-    misfire_grace_seconds: int = 3600
+    misfire_grace_seconds: int = bounded(3600, 1)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,7 @@ class RollupConfig:
     # The log table it reads (default: schema.table).
     source: str | None = None
     # Log rows read per transaction.
-    chunk_rows: int = 50_000
+    chunk_rows: int = bounded(50_000, 1)
 
 
 @dataclass(frozen=True)
@@ -183,23 +190,23 @@ class IngestConfig:
     # Journal folder; the daemon (Squid's cache_effective_user, usually proxy) must own it.
     spool_dir: str = "/var/spool/sqlops"
     # A batch is written when it has this many lines or its oldest line is this old.
-    batch_rows: int = 20000
-    batch_seconds: float = 1.0
+    batch_rows: int = bounded(20000, 1)
+    batch_seconds: float = bounded(1.0, 0, above=True)
     # auto: LOAD DATA LOCAL INFILE when the server allows it, else multi-row INSERT.
     method: Literal["auto", "load-data", "insert"] = "auto"
-    segment_mb: int = 64
+    segment_mb: int = bounded(64, 1)
     # Past this journal size the daemon warns (stderr, `ingest status`) but keeps journaling.
-    spool_max_mb: int = 2048
+    spool_max_mb: int = bounded(2048, 1)
     # Below this much free space on the journal's filesystem the daemon stops reading stdin.
-    spool_reserve_mb: int = 256
+    spool_reserve_mb: int = bounded(256)
     # fsync the journal at most this often (0 = leave it to the kernel).
-    fsync_seconds: float = 1.0
+    fsync_seconds: float = bounded(1.0)
     # Reconnect backoff cap, and how long SIGTERM/EOF may spend draining before exiting.
-    retry_max_seconds: float = 10.0
-    shutdown_seconds: float = 10.0
+    retry_max_seconds: float = bounded(10.0, 0, above=True)
+    shutdown_seconds: float = bounded(10.0)
     # `ingest load` fails (exit 1, the file not marked complete) when more than this share of
     # a file's lines is quarantined.
-    max_quarantine_ratio: float = 0.05
+    max_quarantine_ratio: float = bounded(0.05, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,8 @@ class LoadedConfig:
     config: Config
     path: Path | None
     sources: Mapping[str, Origin]
+    # Problems worth a warning but not a failure (unknown SQLOPS_* variables).
+    warnings: tuple[str, ...] = ()
 
     def source_of(self, dotted: str) -> Origin:
         return self.sources.get(dotted, DEFAULT)
@@ -384,7 +393,9 @@ def load_config(
 
     for dotted, value, origin in _mysql_env(env):
         put(dotted, value, origin)
-    for dotted, value, origin in _sqlops_env(env):
+    named = {k.split(".")[1] for k in layers if k.count(".") >= 2 and k.split(".")[0] in _NAMED_SECTIONS}
+    env_values, warnings = _sqlops_env(env, named)
+    for dotted, value, origin in env_values:
         put(dotted, value, origin)
     if dsn:
         for key, value in parse_dsn(dsn).items():
@@ -405,7 +416,7 @@ def load_config(
 
     sources: dict[str, Origin] = {}
     config = _build(Config, "", {k: v for k, v in layers.items()}, sources, locate)
-    return LoadedConfig(config=config, path=config_path, sources=sources)
+    return LoadedConfig(config=config, path=config_path, sources=sources, warnings=tuple(warnings))
 
 
 def _choose_path(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
@@ -464,17 +475,88 @@ def env_name(dotted: str) -> str:
     return "SQLOPS_" + dotted.upper().replace(".", "_")
 
 
-def _sqlops_env(env: Mapping[str, str]) -> list[tuple[str, Any, Origin]]:
+# SQLOPS_* variables that are not settings: read elsewhere (the daemon, the test suite, the
+# compose file and image scripts), so they are not reported as unknown.
+_OTHER_SQLOPS_VARS = frozenset(
+    {
+        "SQLOPS_CONFIG",
+        "SQLOPS_DSN",
+        "SQLOPS_DAEMON_LOG_LEVEL",
+        "SQLOPS_UPDATE_GOLDEN",
+        "SQLOPS_IMAGE",
+        "SQLOPS_BASE_IMAGE",
+        "SQLOPS_WHEELS",
+        "SQLOPS_DB_ROOT_PASSWORD",
+        "SQLOPS_MARIADB_IMAGE",
+        "SQLOPS_MYSQL_IMAGE",
+        "SQLOPS_MARIADB_PORT",
+        "SQLOPS_MYSQL_PORT",
+    }
+)
+_OTHER_SQLOPS_PREFIXES = ("SQLOPS_TEST_",)
+_NAMED_SECTIONS = ("partitions", "targets")
+
+
+def _sqlops_env(env: Mapping[str, str], named: set[str]) -> tuple[list[tuple[str, Any, Origin]], list[str]]:
+    """Settings from SQLOPS_* variables, and warnings about variables that name none.
+
+    Keys of named tables are ``SQLOPS_<SECTION>_<NAME>_<KEY>`` (``SQLOPS_TARGETS_PROXY1_DSN``,
+    ``SQLOPS_PARTITIONS_ACCESS_LOG_RETENTION_MONTHS``): the key is the longest known key at
+    the end, the name is what is left, matched case-insensitively against the names the file
+    defines (else lower-cased)."""
     out: list[tuple[str, Any, Origin]] = []
+    warnings: list[str] = []
     if env.get("SQLOPS_DSN"):
         out.extend(
             (f"database.{k}", v, Origin("env", "SQLOPS_DSN")) for k, v in parse_dsn(env["SQLOPS_DSN"]).items()
         )
-    for dotted in scalar_keys(Config):
-        name = env_name(dotted)
-        if name in env:
-            out.append((dotted, env[name], Origin("env", name)))
-    return out
+    plain = {env_name(dotted): dotted for dotted in scalar_keys(Config)}
+    for name in sorted(env):
+        if not name.startswith("SQLOPS_") or name in _OTHER_SQLOPS_VARS:
+            continue
+        if name.startswith(_OTHER_SQLOPS_PREFIXES):
+            continue
+        dotted = plain.get(name) or _named_env_key(name, named)
+        if dotted is None:
+            warnings.append(_unknown_env(name, [*plain, *_named_env_patterns()]))
+            continue
+        out.append((dotted, env[name], Origin("env", name)))
+    return out, warnings
+
+
+def _named_env_key(name: str, named: set[str]) -> str | None:
+    hints = typing.get_type_hints(Config)
+    for section in _NAMED_SECTIONS:
+        head = f"SQLOPS_{section.upper()}_"
+        if not name.startswith(head):
+            continue
+        rest = name[len(head) :]
+        item = typing.get_args(hints[section])[1]
+        keys = sorted(scalar_keys(item), key=len, reverse=True)
+        for key in keys:
+            tail = "_" + key.upper()
+            if rest.endswith(tail) and len(rest) > len(tail):
+                table = rest[: -len(tail)]
+                spelled = next((n for n in sorted(named) if n.upper() == table), table.lower())
+                return f"{section}.{spelled}.{key}"
+    return None
+
+
+def _named_env_patterns() -> list[str]:
+    hints = typing.get_type_hints(Config)
+    return [
+        f"SQLOPS_{section.upper()}_<NAME>_{key.upper()}"
+        for section in _NAMED_SECTIONS
+        for key in scalar_keys(typing.get_args(hints[section])[1])
+    ]
+
+
+def _unknown_env(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]}?" if close else "; `sqlops config show` lists the settings"
+    return f"environment variable {name} is not a sqlops setting and is ignored{hint}"
 
 
 def scalar_keys(cls: type, prefix: str = "", *, named: bool = False) -> list[str]:
@@ -568,6 +650,7 @@ def _build(
         if dotted in layers:
             value, origin = layers[dotted]
             kwargs[f.name] = _coerce(value, tp, dotted, origin, locate)
+            _check_range(kwargs[f.name], f.metadata.get("range"), dotted, origin, locate)
             sources[dotted] = origin
         else:
             sources[dotted] = DEFAULT
@@ -578,6 +661,25 @@ def _fail(dotted: str, problem: str, origin: Origin, locate: _Locator | None) ->
     if origin.kind == "file" and locate is not None:
         raise locate.error(dotted, problem)
     raise ConfigError(f"{origin}: setting {dotted!r} {problem}")
+
+
+def _check_range(
+    value: Any,
+    bounds: tuple[float | None, float | None, bool] | None,
+    dotted: str,
+    origin: Origin,
+    locate: _Locator | None,
+) -> None:
+    if bounds is None or value is None:
+        return
+    low, high, above = bounds
+    if low is not None and (value <= low if above else value < low):
+        wanted = f"greater than {low:g}" if above else f"at least {low:g}"
+        if high is not None:
+            wanted += f" and at most {high:g}"
+        _fail(dotted, f"must be {wanted}, not {value!r}", origin, locate)
+    if high is not None and value > high:
+        _fail(dotted, f"must be at most {high:g}, not {value!r}", origin, locate)
 
 
 _TRUE = {"1", "true", "yes", "on"}

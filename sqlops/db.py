@@ -300,7 +300,8 @@ def _connect_error(settings: DatabaseConfig, exc: pymysql.err.OperationalError) 
     if errno == ER_BAD_DB:
         return ConnectError(
             f"database {settings.database!r} does not exist on {target}",
-            fix=f"create it (CREATE DATABASE {quote_ident(settings.database)}) or set database.database",
+            fix=f"create it (`sqlops schema init --create-database`, or CREATE DATABASE "
+            f"{quote_ident(settings.database)}) or set database.database",
         )
     return ConnectError(
         f"cannot connect to {target}",

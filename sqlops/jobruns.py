@@ -28,6 +28,8 @@ from sqlops.schema.inspect import table_exists
 from sqlops.schema.state import ensure_state_table
 
 TABLE = "sqlops_job_runs"
+# The jobs that record their runs here (each module's JOB constant; a test keeps them equal).
+RECORDED_JOBS = ("partition-migrate", "partition-rotate", "rollup-refresh", "schema-upgrade")
 
 
 @dataclass
@@ -216,3 +218,12 @@ def recent_runs(
         if not statuses or row["status"] in statuses:
             out.append(row)
     return out
+
+
+def known_jobs(session: Session) -> list[str]:
+    """Job names `sqlops jobs --job` accepts: the recorded jobs and any name in the table (a
+    newer version may record more)."""
+    names = set(RECORDED_JOBS)
+    if table_exists(session, TABLE):
+        names.update(str(row[0]) for row in session.query(f"SELECT DISTINCT job FROM {TABLE}"))
+    return sorted(names)

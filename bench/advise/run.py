@@ -23,8 +23,12 @@ The measure: for every shape of `bench.advise.queries` and `--params` (3) seeded
 sets, the session's `Handler_read%` status counters summed over the statement (minus the
 constant cost of SHOW STATUS itself), i.e. rows and index entries the storage engine handed to
 the server, the same on MariaDB and MySQL, plus wall time (execute + fetch). Workload benefit
-B = 1 - sum(weight x reads_after) / sum(weight x reads_before). A shape regresses when its
-median time is > 10 % and > 2 ms above the none arm's. DDL that fails is *invalid*; an index
+B = 1 - sum(weight x reads_after) / sum(weight x reads_before). A shape is a *suspect* when its
+median time is > 10 % and > 2 ms above the none arm's; the arms were measured minutes apart on a
+shared machine, so every suspect is then measured *paired*: the arm's indexes built again, the
+shape's statements run `--paired-rounds` times with the indexes visible and as often with them
+INVISIBLE (MySQL) / IGNORED (MariaDB) — the optimizer's "none" — alternating, seconds apart. A
+regression is a suspect whose paired median is still > 10 % and > 2 ms slower. DDL that fails is *invalid*; an index
 that is a left prefix of another index on its table (present or added) is *redundant*.
 
     .venv/bin/python -m bench.advise.run --flavour mariadb --rows 1000000 --runs 3
@@ -33,7 +37,8 @@ that is a left prefix of another index on its table (present or added) is *redun
 Servers: BENCH_MARIADB_DSN / BENCH_MYSQL_DSN (default 127.0.0.1:3306 and :33097), database
 `sqlops_bench_advise` (and `..._sample`), dropped at the end unless --keep. The sqlops command is
 `BENCH_SQLOPS_ADVISE` if set (a template with {python} {dsn} {log}), else
-`python -m sqlops --dsn {dsn} advise --log {log} --format json`.
+`python -m sqlops --dsn {dsn} advise --log {log} --verify --format json` (the proof mode: each
+index measured on a scratch copy, the ones that do not help or that slow a class down dropped).
 """
 
 from __future__ import annotations
@@ -244,6 +249,34 @@ def measure(meter: Meter, statements: dict[str, list[str]], shapes: list[Shape] 
     return out
 
 
+def set_visible(conn, applied: Applied, visible: bool) -> None:  # type: ignore[no-untyped-def]
+    if workload.is_mariadb(conn):
+        state = "NOT IGNORED" if visible else "IGNORED"
+    else:
+        state = "VISIBLE" if visible else "INVISIBLE"
+    for _index, (table, name) in applied.added:
+        q(conn, f"ALTER TABLE `{table}` ALTER INDEX `{name}` {state}")
+
+
+def paired(meter: Meter, applied: Applied, statements: list[str], rounds: int) -> tuple[float, float]:
+    """Median time of the statements without (indexes hidden) and with the arm's indexes,
+    alternating which goes first, so both see the same machine load."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for r in range(rounds):
+            for visible in (False, True) if r % 2 == 0 else (True, False):
+                set_visible(meter.conn, applied, visible)
+                for sql in statements:
+                    times[visible].append(meter.run(sql)[1])
+    finally:
+        set_visible(meter.conn, applied, True)
+    return statistics.median(times[False]), statistics.median(times[True])
+
+
+def slower(before: float, after: float) -> bool:
+    return after > before * REGRESSION and after - before > NOISE_S
+
+
 def workload_cost(results: dict[str, ShapeResult], weights: dict[str, float]) -> float:
     return sum(weights[n] * r.mean_reads for n, r in results.items())
 
@@ -419,7 +452,7 @@ class SqlopsUnavailable(RuntimeError):
 
 
 def sqlops_set(dsn: str, log: Path) -> tuple[list[Index], float, str]:
-    template = os.environ.get("BENCH_SQLOPS_ADVISE", "{python} -m sqlops --dsn {dsn} advise --log {log} --format json")
+    template = os.environ.get("BENCH_SQLOPS_ADVISE", "{python} -m sqlops --dsn {dsn} advise --log {log} --verify --format json")
     cmd = [part.format(python=sys.executable, dsn=dsn, log=str(log)) for part in shlex.split(template)]
     if not log.exists():
         raise SqlopsUnavailable(f"sqlops advise not available: the captured log {log} is missing")
@@ -555,13 +588,33 @@ def bench_flavour(flavour: str, args: argparse.Namespace) -> dict:
     figures["measure_seconds"] = round(time.monotonic() - started, 1)
 
     none = arms[0]
+    before_t = {n: statistics.median(t for run in none.runs for t in run[n].times) for n in weights}
+    confirmed: dict[str, list[str]] = {}
+    suspects: dict[str, list[str]] = {}
+    for arm in measured[1:]:
+        suspects[arm.name] = [
+            n for n in weights
+            if slower(before_t[n], statistics.median(t for run in arm.runs for t in run[n].times))
+        ]
+        confirmed[arm.name] = []
+        if not suspects[arm.name] or args.paired_rounds < 1:
+            confirmed[arm.name] = [f"{n} (unpaired)" for n in suspects[arm.name]]
+            continue
+        reset(conn, base)
+        applied = apply(conn, arm.indexes, base, args.budget)
+        for n in suspects[arm.name]:
+            b, a = paired(meter, applied, stmts[n], args.paired_rounds)
+            verdict = "regression" if slower(b, a) else "noise"
+            say(f"  paired {arm.name:<7} {n:<28} {b * 1000:8.1f} -> {a * 1000:8.1f} ms  {verdict}")
+            if verdict == "regression":
+                confirmed[arm.name].append(f"{n} ({b * 1000:.1f} -> {a * 1000:.1f} ms paired)")
+        reset(conn, base)
     before = {n: statistics.fmean(r.mean_reads for r in (run[n] for run in none.runs)) for n in weights}
     cost_before = sum(weights[n] * v for n, v in before.items())
-    before_t = {n: statistics.median(t for run in none.runs for t in run[n].times) for n in weights}
     say()
     say(f"{figures['rows']:,} rows, {len(SHAPES)} shapes x {args.params} parameter sets, {args.runs} runs, "
         f"budget {args.budget} per table; reads = Handler_read% deltas")
-    say(f"{'arm':<8} {'B':>7} {'indexes':>8} {'regress':>8} {'invalid':>8} {'redund':>7} {'cut':>4} "
+    say(f"{'arm':<8} {'B':>7} {'indexes':>8} {'regress':>8} {'suspect':>8} {'invalid':>8} {'redund':>7} {'cut':>4} "
         f"{'build s':>8}  weighted workload time s (min–median–max)")
     summary = {}
     for arm in arms:
@@ -571,17 +624,14 @@ def bench_flavour(flavour: str, args: argparse.Namespace) -> dict:
             continue
         after = {n: statistics.fmean(run[n].mean_reads for run in arm.runs) for n in weights}
         benefit = 1 - sum(weights[n] * v for n, v in after.items()) / cost_before
-        regress = []
-        for n in weights:
-            med = statistics.median(t for run in arm.runs for t in run[n].times)
-            if med > before_t[n] * REGRESSION and med - before_t[n] > NOISE_S:
-                regress.append(f"{n} ({before_t[n] * 1000:.1f} -> {med * 1000:.1f} ms)")
+        regress = confirmed.get(arm.name, [])
+        suspect = suspects.get(arm.name, [])
         ap = arm.applied or Applied()
         times = [workload_time(run, weights) for run in arm.runs]
-        say(f"{arm.name:<8} {benefit:7.3f} {len(ap.added):8d} {len(regress):8d} {len(ap.invalid):8d} "
+        say(f"{arm.name:<8} {benefit:7.3f} {len(ap.added):8d} {len(regress):8d} {len(suspect):8d} {len(ap.invalid):8d} "
             f"{len(ap.redundant):7d} {len(ap.cut):4d} {ap.seconds:8.1f}  {mmm(times)}")
         summary[arm.name] = {
-            "B": round(benefit, 4), "indexes": len(ap.added), "regressions": regress,
+            "B": round(benefit, 4), "indexes": len(ap.added), "regressions": regress, "suspects": suspect,
             "invalid": [f"{i.label()}: {e}" for i, e in ap.invalid], "redundant": ap.redundant,
             "cut_by_budget": [i.label() for i in ap.cut], "build_seconds": round(ap.seconds, 1),
             "workload_seconds": [round(t, 3) for t in times],
@@ -592,7 +642,7 @@ def bench_flavour(flavour: str, args: argparse.Namespace) -> dict:
         if not arm.error and arm.name != "none":
             details = summary[arm.name]
             say(f"  {arm.name}: {', '.join(details['index_set']) or '(none)'}")
-            for key in ("regressions", "invalid", "redundant", "cut_by_budget"):
+            for key in ("regressions", "suspects", "invalid", "redundant", "cut_by_budget"):
                 if details[key]:
                     say(f"    {key}: {'; '.join(details[key])}")
     s, o, nv = summary.get("sqlops", {}), summary.get("oracle", {}), summary.get("naive", {})
@@ -633,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--oracle-save", help="where to save the oracle's index set (default bench/advise/oracle-<flavour>-<rows>.json)")
     ap.add_argument("--reuse", action="store_true", help="keep an existing bench database instead of reloading")
     ap.add_argument("--keep", action="store_true", help="do not drop the databases at the end")
+    ap.add_argument("--paired-rounds", type=int, default=5,
+                    help="rounds of the paired hidden/visible check of each suspect regression (0: none)")
     ap.add_argument("--per-shape", action="store_true", help="print reads per shape and arm")
     ap.add_argument("--json", help="write all figures to this file")
     ap.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)

@@ -142,6 +142,7 @@ def advise(
         classes=tuple(classes),
         analyses=tuple(analyses),
         indexes=selection.indexes,
+        spares=selection.over_budget + selection.minor,
         rewrites=tuple(rewrites),
         drops=tuple(drops),
         unanalysed=unanalysed,

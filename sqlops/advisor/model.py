@@ -200,3 +200,6 @@ class AdviceReport:
     unanalysed: tuple[Unanalysed, ...]
     notes: tuple[str, ...] = ()
     rejected: tuple[IndexAdvice, ...] = ()  # candidates --verify measured and dropped (no gain)
+    # Ranked candidates left out (over the budget, then below --min-gain): --verify measures them
+    # when an advised index is rejected (a slot is free) or to keep a class off a new index's plan.
+    spares: tuple[IndexAdvice, ...] = ()

@@ -199,6 +199,8 @@ def _verify(
         report.rewrites,
         sample_rows=request.verify_rows,
         progress=progress,
+        spares=report.spares,
+        budget=request.budget,
     )
     notes = list(result.notes)
     for r in result.dropped_rewrites:

@@ -24,6 +24,18 @@ from sqlops.cli import digest as digest_cmd  # noqa: F401  (registers `sqlops di
 from sqlops.cli.app import cli, is_nagios_plugin
 from sqlops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, NAGIOS_UNKNOWN, SqlopsError
 
+# An example under each command group's --help (the commands have their own in their help).
+GROUP_EXAMPLES = {
+    "config": "sqlops --config /etc/sqlops/sqlops.toml config show --format json",
+    "ingest": "sqlops ingest load /var/log/squid/access.log.1.gz",
+    "partition": "sqlops partition rotate --dry-run > rotate.sql",
+    "rollup": "sqlops rollup refresh --since 2026-11-01 --dry-run",
+    "schema": "sqlops --dsn mysql://admin@db1/squid schema init --create-database",
+    "tune": "sqlops tune check --profile db-guest",
+}
+for _name, _example in GROUP_EXAMPLES.items():
+    cli.commands[_name].epilog = f"Example: {_example}"
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sqlops` console script; returns the exit status."""

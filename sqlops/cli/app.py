@@ -24,12 +24,17 @@ class AppContext:
     debug: bool
     overrides: dict[str, Any] = field(default_factory=dict)
     _loaded: LoadedConfig | None = None
+    _warned: bool = False
 
     def loaded(self) -> LoadedConfig:
         if self._loaded is None:
             self._loaded = load_config(self.config_path, dsn=self.dsn, overrides=self.overrides)
             if not self.debug:
                 logging.getLogger("sqlops").setLevel(self._loaded.config.logging.level.upper())
+            if not self._warned:  # once per run, though flags may reload the config
+                self._warned = True
+                for warning in self._loaded.warnings:
+                    log.warning("%s", warning)
         return self._loaded
 
     def override(self, dotted: str, value: Any) -> None:

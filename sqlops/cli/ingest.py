@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import click
 
 from sqlops.cli.app import AppContext, cli
 from sqlops.cli.output import emit_json, format_option, progress_enabled, table
+from sqlops.squid.status import IngestReport
 
 log = logging.getLogger("sqlops.ingest")
 
@@ -25,25 +29,10 @@ def ingest_group() -> None:
     """
 
 
-def _resolve(
-    app: AppContext, target: str | None, table: str | None, log_format: str | None
-) -> tuple[Any, str, str]:
-    """(database settings, table, format) from --target or the configuration."""
-    if target:
-        from sqlops.squid.target import resolve_target
-
-        path = app.loaded().path  # --config names the file whose [targets.NAME] is meant
-        env = {**os.environ, **({"SQLOPS_CONFIG": str(path)} if path else {})}
-        resolved = resolve_target(target, env=env)
-        return resolved.database, table or resolved.table, log_format or resolved.format or "auto"
-    config = app.config
-    return config.database, table or config.schema.table, log_format or config.ingest.format
-
-
 @ingest_group.command("load")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
-    "--format",
+    "--log-format",
     "log_format",
     help="Log format: squid, squid_mysql, common, combined, auto (detect squid/squid_mysql), "
     "or a logformat spec as in squid.conf (default: ingest.format).",
@@ -67,7 +56,16 @@ def _resolve(
 @click.option(
     "--forget", is_flag=True, help="Only remove the record that FILES were loaded (nothing is loaded)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the per-file summary as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    metavar="[text|json]",
+    help="Output format; JSON fields are documented in README (JSON output). (A log format given "
+    "here, the old spelling, still works with a warning: use --log-format.)",
+)
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Deprecated: --format json.")
 @click.pass_obj
 def load(
     app: AppContext,
@@ -80,6 +78,7 @@ def load(
     max_quarantine_ratio: float | None,
     force: bool,
     forget: bool,
+    fmt: str,
     as_json: bool,
 ) -> int:
     """Load Squid access.log files (plain or .gz; - for stdin) into the log table.
@@ -89,18 +88,20 @@ def load(
     by its first 64 KiB, so access.log.1 and access.log.1.gz count as the same file). Lines
     that do not parse or that the server rejects go to sqlops_ingest_quarantine.
 
-    Example: sqlops ingest load /var/log/squid/access.log.*.gz --format squid
+    Example: sqlops ingest load /var/log/squid/access.log.*.gz --log-format squid
     """
     from sqlops.squid.backfill import Loader
+    from sqlops.squid.target import ingest_destination
 
-    settings, table_name, spec = _resolve(app, target, table, log_format)
+    fmt, log_format = _output_and_log_format(fmt, log_format, as_json)
+    dest = ingest_destination(app.loaded(), target, table, log_format)
     ingest = app.config.ingest
     results = []
     ratio = ingest.max_quarantine_ratio if max_quarantine_ratio is None else max_quarantine_ratio
     with Loader(
-        settings,
-        table_name,
-        spec,
+        dest.database,
+        dest.table,
+        dest.format,
         method=method or ingest.method,
         batch_rows=batch_rows or ingest.batch_rows,
         max_quarantine_ratio=ratio,
@@ -115,35 +116,30 @@ def load(
             with _progress(path) as advance:
                 result = loader.load(path, progress=advance, notes=lambda n: log.warning("%s", n))
             results.append(result)
-            if not as_json:
+            if fmt == "text":
                 click.echo(_summary(result, loader.mode_description))
             if result.quarantined:
                 log.warning(
-                    "%s: %d line(s) quarantined; see `sqlops ingest status` "
-                    "and the table sqlops_ingest_quarantine",
+                    "%s: %d line(s) quarantined; see `sqlops ingest quarantine list`",
                     path,
                     result.quarantined,
                 )
-    if as_json:
-        emit_json(
-            [
-                {
-                    "file": r.path,
-                    "load_id": r.load_id,
-                    "status": r.status,
-                    "format": r.format,
-                    "started_at_byte": r.started_at_byte,
-                    "bytes_read": r.bytes_read,
-                    "lines": r.lines,
-                    "rows": r.rows,
-                    "quarantined": r.quarantined,
-                    "seconds": round(r.seconds, 3),
-                    "rows_per_second": round(r.rows_per_second, 1),
-                }
-                for r in results
-            ]
-        )
+    if fmt == "json":
+        emit_json([r.to_dict() for r in results])
     return 0
+
+
+def _output_and_log_format(fmt: str, log_format: str | None, as_json: bool) -> tuple[str, str | None]:
+    """`--format` is the output format like everywhere else; it used to be the log format
+    here, so a value other than text/json still means that, with a warning."""
+    if as_json:
+        log.warning("--json is deprecated; use --format json")
+    if fmt in ("text", "json"):
+        return ("json" if as_json else fmt), log_format
+    if log_format is not None:
+        raise click.UsageError(f"--format {fmt!r} is not text or json (the log format goes in --log-format)")
+    log.warning("--format %s: the log format is now --log-format; --format is text or json", fmt)
+    return ("json" if as_json else "text"), fmt
 
 
 def _summary(result: Any, via: str) -> str:
@@ -187,29 +183,11 @@ def status(app: AppContext, fmt: str, table: str | None) -> int:
 
     Example: sqlops ingest status --format json
     """
-    from sqlops.errors import SqlopsError
-    from sqlops.squid.spool import FALLBACK_SPOOL
-    from sqlops.squid.status import IngestReport, inspect_database, read_daemons, read_quarantine_files
+    from sqlops.squid.status import ingest_report, spool_roots
 
     config = app.config
-    roots = [Path(config.ingest.spool_dir)]
-    roots += [Path(t.spool_dir) for t in config.targets.values() if t.spool_dir]
-    roots += [FALLBACK_SPOOL] if FALLBACK_SPOOL.is_dir() else []
-    report = IngestReport()
-    report.daemons, report.journals = read_daemons(list(dict.fromkeys(roots)))
-    report.quarantine_files = read_quarantine_files(list(dict.fromkeys(roots)))
-    table_name = table or config.schema.table
-    try:
-        session = app.connect()
-    except SqlopsError as exc:
-        report.database_error = exc.what
-    else:
-        try:
-            report.database = inspect_database(session, table_name)
-        except Exception as exc:  # missing state tables, privileges: report, do not fail
-            report.database_error = str(exc)
-        finally:
-            session.close()
+    roots = spool_roots(config)
+    report = ingest_report(roots, app.connect, table or config.schema.table)
     if fmt == "json":
         emit_json(report.to_dict())
     else:
@@ -226,29 +204,25 @@ def _size(value: int) -> str:
     return str(value)
 
 
-def _status_text(report: Any, roots: list[Path]) -> str:
+def _status_text(report: IngestReport, roots: list[Path]) -> str:
     lines = [f"Daemons (spool: {', '.join(map(str, roots))}):"]
     if report.daemons:
         rows = []
         for d in report.daemons:
-            data = d.data
-            state = data.get("state", "?") if d.running else f"not running ({data.get('state', '?')})"
-            flags = []
-            if data.get("over_cap"):
-                flags.append("OVER CAP")
-            if data.get("reading_paused"):
-                flags.append("READING PAUSED")
+            st = d.status
+            state = st.state if d.running else f"not running ({st.state})"
+            flags = ["OVER CAP"] * st.over_cap + ["READING PAUSED"] * st.reading_paused
             rows.append(
                 (
                     d.target,
-                    data.get("pid"),
+                    st.pid,
                     state + (f" [{', '.join(flags)}]" if flags else ""),
-                    _size(int(data.get("backlog_bytes", 0))),
-                    data.get("lag_seconds", 0),
-                    data.get("rows_per_second", 0),
-                    data.get("rows_written", 0),
-                    data.get("lines_quarantined", 0),
-                    data.get("last_error") or "-",
+                    _size(st.backlog_bytes),
+                    st.lag_seconds,
+                    st.rows_per_second,
+                    st.rows_written,
+                    st.lines_quarantined,
+                    st.last_error or "-",
                 )
             )
         lines.append(
@@ -279,6 +253,11 @@ def _status_text(report: Any, roots: list[Path]) -> str:
         lines.append(f"Database: not checked ({report.database_error})")
         return "\n".join(lines)
     db = report.database or {}
+    for missing in db.get("missing_tables", []):
+        lines.append(
+            f"Database: table {missing} does not exist; `sqlops schema init` creates it "
+            "(it only adds what is missing)"
+        )
     quarantine = db.get("quarantine", {})
     lines.append(
         f"Database table {db.get('table')}: about {db.get('rows_in_table_estimate') or 0} rows; "
@@ -315,3 +294,228 @@ def _status_text(report: Any, roots: list[Path]) -> str:
             )
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# sqlops ingest quarantine ...
+
+
+@ingest_group.group("quarantine")
+def quarantine_group() -> None:
+    """Lines that could not be stored: in sqlops_ingest_quarantine and in the quarantine.jsonl
+    fallback files of the spool folders (written while the table could not be).
+
+    Example: sqlops ingest quarantine list --reason 'not valid UTF-8'
+    """
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The options every quarantine command shares: which table, and which of its lines."""
+
+    table: str | None
+    target: str | None
+    ids: tuple[int, ...]
+    reason: str | None
+    older_than: str | None
+    source: str
+
+    def resolve(self, app: AppContext, log_format: str | None = None) -> tuple[Any, Any]:
+        """(destination, filter)."""
+        from sqlops.squid.quarantine import QuarantineFilter, parse_age
+        from sqlops.squid.target import ingest_destination
+
+        dest = ingest_destination(app.loaded(), self.target, self.table, log_format)
+        age = parse_age(self.older_than) if self.older_than else None
+        return dest, QuarantineFilter(self.ids, self.reason, age, self.source)  # type: ignore[arg-type]
+
+
+_SCOPE_OPTIONS = (
+    click.option("--table", help="Log table (default: schema.table, or the target's)."),
+    click.option("--target", help="The table of the daemon's [targets.NAME]."),
+    click.option("--id", "ids", multiple=True, type=click.IntRange(min=1), help="Only this id (repeat)."),
+    click.option("--reason", help="Only lines whose reason contains this text (any case)."),
+    click.option("--older-than", help="Only lines quarantined longer ago than this: 30m, 12h, 7d, 2w."),
+    click.option(
+        "--source",
+        type=click.Choice(["all", "table", "file"]),
+        default="all",
+        show_default=True,
+        help="The quarantine table, the fallback files, or both.",
+    ),
+)
+
+
+def _scope_options(func: Any) -> Any:
+    """Add the shared options; the command receives them as one `scope` argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        names = ("table", "target", "ids", "reason", "older_than", "source")
+        scope = _Scope(**{name: kwargs.pop(name) for name in names})
+        return func(*args, scope=scope, **kwargs)
+
+    for option in reversed(_SCOPE_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@contextlib.contextmanager
+def _session_if(app: AppContext, wanted: bool) -> Iterator[Any]:
+    """A session when the command needs the database, else None (fallback files only)."""
+    if not wanted:
+        yield None
+        return
+    with app.connect() as session:
+        yield session
+
+
+def _lines_table(lines: list[Any]) -> str:
+    return table(
+        [
+            (q.ref, q.source, f"{q.created_at:%Y-%m-%d %H:%M:%S}", q.reason[:70], _preview(q.raw))
+            for q in lines
+        ],
+        ["id", "source", "quarantined (UTC)", "reason", "line"],
+    )
+
+
+def _preview(raw: bytes, width: int = 60) -> str:
+    text = raw.decode("utf-8", "backslashreplace").replace("\t", "\\t")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@quarantine_group.command("list")
+@_scope_options
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@format_option
+@click.pass_obj
+def quarantine_list(app: AppContext, scope: _Scope, limit: int, fmt: str) -> int:
+    """List quarantined lines, oldest first: id (FILE:LINE for fallback files), when, reason.
+
+    Example: sqlops ingest quarantine list --older-than 7d --format json
+    """
+    from sqlops.squid.quarantine import list_quarantine
+    from sqlops.squid.status import spool_roots
+
+    dest, filt = scope.resolve(app)
+    with _session_if(app, scope.source != "file") as session:
+        listing = list_quarantine(session, spool_roots(app.config), dest.table, filt, limit)
+    for note in listing.notes:
+        log.warning("%s", note)
+    if fmt == "json":
+        emit_json(listing.to_dict())
+    elif listing.lines:
+        click.echo(_lines_table(listing.lines))
+    else:
+        click.echo(f"no quarantined lines for table {dest.table}")
+    return 0
+
+
+@quarantine_group.command("show")
+@click.argument("ref")
+@click.option("--table", help="Log table (default: schema.table, or the target's).")
+@click.option("--target", help="The table of the daemon's [targets.NAME].")
+@format_option
+@click.pass_obj
+def quarantine_show(app: AppContext, ref: str, table: str | None, target: str | None, fmt: str) -> int:
+    """Show one quarantined line in full: REF is its id, or FILE:LINE for a fallback file.
+
+    Example: sqlops ingest quarantine show 42
+    """
+    from sqlops.squid.quarantine import show
+    from sqlops.squid.status import spool_roots
+    from sqlops.squid.target import ingest_destination
+
+    dest = ingest_destination(app.loaded(), target, table, None)
+    with _session_if(app, ref.isdigit()) as session:
+        line = show(session, spool_roots(app.config), dest.table, ref)
+    if fmt == "json":
+        emit_json(line.to_dict())
+        return 0
+    data = line.to_dict()
+    for key in ("ref", "source", "stream", "position", "table", "created_at", "reason"):
+        click.echo(f"{key + ':':12} {data[key]}")
+    click.echo(f"{'line:':12} {data['text']}")
+    click.echo(f"{'bytes:':12} {len(line.raw)} (raw_base64 in --format json)")
+    return 0
+
+
+@quarantine_group.command("replay")
+@_scope_options
+@click.option(
+    "--log-format", "log_format", help="Log format to parse with (default: ingest.format, or the target's)."
+)
+@click.option("--method", type=click.Choice(["auto", "load-data", "insert"]), help="As for ingest load.")
+@format_option
+@click.pass_obj
+def quarantine_replay(
+    app: AppContext, scope: _Scope, log_format: str | None, method: str | None, fmt: str
+) -> int:
+    """Parse quarantined lines again and store those that now fit (after fixing the format or
+    the table). Exactly once: stored lines leave the quarantine in the same transaction, so a
+    second replay, or one after a failure part-way, never stores a line twice. Lines of the
+    fallback files are first moved into the quarantine table. Lines still failing stay, with
+    their new reason.
+
+    Example: sqlops ingest quarantine replay --reason 'does not match' --log-format squid_mysql
+    """
+    from sqlops.squid.quarantine import replay
+    from sqlops.squid.status import spool_roots
+
+    dest, filt = scope.resolve(app, log_format)
+    result = replay(
+        dest.database,
+        dest.table,
+        dest.format,
+        spool_roots(app.config),
+        filt,
+        method=method or app.config.ingest.method,
+    )
+    if fmt == "json":
+        emit_json(result.to_dict())
+        return 0
+    if result.adopted:
+        click.echo(f"{result.adopted} line(s) moved from fallback files into the quarantine table")
+    click.echo(
+        f"{result.selected} line(s) replayed: {result.stored} stored, "
+        f"{result.still_quarantined} still quarantined"
+    )
+    for why, count in sorted(result.reasons.items(), key=lambda item: -item[1]):
+        click.echo(f"  {count:6d}  {why[:100]}")
+    return 0
+
+
+@quarantine_group.command("purge")
+@_scope_options
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@click.option("--all", "everything", is_flag=True, help="Allow purging without --id/--reason/--older-than.")
+@format_option
+@click.pass_obj
+def quarantine_purge(app: AppContext, scope: _Scope, dry_run: bool, everything: bool, fmt: str) -> int:
+    """Delete quarantined lines (table and fallback files) chosen by id, reason or age.
+
+    Example: sqlops ingest quarantine purge --older-than 30d --dry-run
+    """
+    from sqlops.squid.quarantine import purge
+    from sqlops.squid.status import spool_roots
+
+    if not (scope.ids or scope.reason or scope.older_than or everything):
+        raise click.UsageError("say which lines: --id, --reason or --older-than (or --all for every line)")
+    dest, filt = scope.resolve(app)
+    with _session_if(app, scope.source != "file") as session:
+        result = purge(session, spool_roots(app.config), dest.table, filt, dry_run=dry_run)
+    for note in result.notes:
+        log.warning("%s", note)
+    if fmt == "json":
+        emit_json(result.to_dict())
+        return 0
+    verb = "would remove" if dry_run else "removed"
+    data = result.to_dict()
+    click.echo(
+        f"{verb} {data['purged']} line(s): {data['from_table']} from the table, "
+        f"{data['from_files']} from fallback files"
+    )
+    if dry_run and result.lines:
+        click.echo(_lines_table(result.lines))
+    return 0

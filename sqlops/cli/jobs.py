@@ -10,6 +10,7 @@ import click
 
 from sqlops.cli.app import AppContext, cli
 from sqlops.cli.output import emit_json, format_option, table
+from sqlops.timestamps import times_rfc3339
 
 
 @cli.command("jobs")
@@ -27,15 +28,19 @@ def jobs(app: AppContext, job: str | None, target: str | None, failed: bool, lim
 
     Example: sqlops jobs --job partition-rotate --failed
     """
+    from sqlops.jobruns import known_jobs
     from sqlops.service.history import job_history
 
     with app.connect() as session:
+        if job and job not in (valid := known_jobs(session)):
+            raise click.BadParameter(f"{job!r} is not a job; valid: {', '.join(valid)}", param_hint="--job")
         runs = job_history(session, job=job, target=target, failed_only=failed, limit=limit)
     if fmt == "json":
         emit_json({"runs": [_json_run(r) for r in runs]})
         return 0
     if not runs:
-        click.echo("no runs recorded")
+        what = " ".join(filter(None, ("failed" if failed else "", job, f"on {target}" if target else "")))
+        click.echo(f"no {what + ' ' if what else ''}runs recorded")
         return 0
     rows = [
         (
@@ -58,7 +63,7 @@ def jobs(app: AppContext, job: str | None, target: str | None, failed: bool, lim
 
 
 def _json_run(run: dict[str, Any]) -> dict[str, Any]:
-    out = dict(run)
+    out = times_rfc3339(dict(run))
     summary = out.get("summary")
     if isinstance(summary, str):
         with contextlib.suppress(ValueError):

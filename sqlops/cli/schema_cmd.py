@@ -35,9 +35,17 @@ def table_option(func):  # type: ignore[no-untyped-def]
     default=None,
     help="Also create the BEFORE INSERT trigger that fills date_day for other writers.",
 )
+@click.option(
+    "--create-database", is_flag=True, help="Create the configured database first if it is missing."
+)
 @click.pass_obj
 def init(
-    app: AppContext, table: str | None, dry_run: bool, flavour: str | None, date_day_trigger: bool | None
+    app: AppContext,
+    table: str | None,
+    dry_run: bool,
+    flavour: str | None,
+    date_day_trigger: bool | None,
+    create_database: bool,
 ) -> int:
     """Create the log table and sqlops' state tables in the configured database.
 
@@ -46,12 +54,15 @@ def init(
     Example: sqlops schema init --dry-run > schema.sql
     """
     from sqlops.errors import ConnectError
+    from sqlops.schema import init as schema_init
     from sqlops.schema.init import plan_init
     from sqlops.schema.inspect import existing_tables
 
     app.override("schema.table", table)
     app.override("schema.date_day_trigger", date_day_trigger)
     config = app.config
+    if create_database and not dry_run and schema_init.create_database(config.database):
+        click.echo(f"schema init: created database {config.database.database}")
     existing = None
     session = None
     # A dry run asks the server only when one is configured and no flavour was forced, so
@@ -76,6 +87,9 @@ def init(
             time_zone=config.database.time_zone,
         )
         if dry_run or session is None:
+            if create_database:
+                created = schema_init.plan_create_database(config.database.database)
+                plan = created.extend(plan.statements, plan.notes)
             click.echo(render(plan), nl=False)
             return 0
         for note in plan.notes:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlops.db import Flavour
-from sqlops.plan import Plan, Statement
+from sqlops.config import DatabaseConfig
+from sqlops.db import Flavour, connect, quote_ident
+from sqlops.plan import Plan, Statement, execute
 from sqlops.schema.definitions import access_log_def, state_defs
 from sqlops.schema.triggers import date_day_trigger
 
@@ -38,3 +39,32 @@ def plan_init(
     if flavour is None and existing is None:
         notes.append("valid on MariaDB 10.6+ and MySQL 8.0+ (no --flavour given)")
     return Plan("schema-init", f"{database}.{table}", tuple(statements), tuple(notes))
+
+
+def plan_create_database(database: str) -> Plan:
+    """`schema init --create-database`: the database itself, before its tables."""
+    name = quote_ident(database)
+    return Plan(
+        "schema-init",
+        database,
+        (
+            Statement(
+                f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4",
+                f"create the database {database}",
+            ),
+            Statement(f"USE {name}", f"the tables below go into {database}", retry=False),
+        ),
+    )
+
+
+def create_database(settings: DatabaseConfig) -> bool:
+    """Create `settings.database` unless it exists (through the executor, tagged and logged);
+    True when it was created."""
+    with connect(settings, maintenance=True, with_database=False) as session:
+        exists = session.scalar(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (settings.database,)
+        )
+        if exists:
+            return False
+        execute(session, plan_create_database(settings.database))
+        return True

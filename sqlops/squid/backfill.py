@@ -55,6 +55,22 @@ class FileResult:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
+    def to_dict(self) -> dict[str, object]:
+        """The `ingest load --format json` record of this file (README, JSON output)."""
+        return {
+            "file": self.path,
+            "load_id": self.load_id,
+            "status": self.status,
+            "format": self.format,
+            "started_at_byte": self.started_at_byte,
+            "bytes_read": self.bytes_read,
+            "lines": self.lines,
+            "rows": self.rows,
+            "quarantined": self.quarantined,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+        }
+
 
 class LoadCheckpoint(Checkpoint):
     def __init__(self, load_id: int, path: str) -> None:
@@ -258,9 +274,10 @@ class Loader:
                         f"{path}: {stats['quarantined']} of {stats['lines']} line(s) quarantined "
                         f"(more than {self.max_quarantine_ratio:.0%}); {stats['rows']} row(s) stored; "
                         "the file is not marked complete",
-                        why="the format (--format) or the table does not fit this file",
-                        fix="check the reasons with `sqlops ingest status`; after fixing, load the file "
-                        "again with --force (or `sqlops ingest load --forget FILE`), or raise "
+                        why="the format (--log-format) or the table does not fit this file",
+                        fix="check the reasons with `sqlops ingest quarantine list`; after fixing, "
+                        "store them with `sqlops ingest quarantine replay`, or load the file again "
+                        "with --force (or `sqlops ingest load --forget FILE`), or raise "
                         "--max-quarantine-ratio / ingest.max_quarantine_ratio",
                     )
         status = "loaded" if position == 0 else ("resumed" if stats["lines"] else "already loaded")
@@ -395,7 +412,7 @@ def check_head(path: str, fmt_name: str, matches: Callable[[bytes], bool], head:
     raise InputError(
         f"{path}: none of the first {len(lines)} line(s) is in the {fmt_name} format; it looks like {seen}",
         why="loading it would quarantine every line and store nothing",
-        fix="pass the right --format (squid, squid_mysql, common, combined or a logformat spec), "
+        fix="pass the right --log-format (squid, squid_mysql, common, combined or a logformat spec), "
         "or the right file",
     )
 

@@ -9,7 +9,9 @@ the reason instead.
 
 URLs are bytes: ``http_url`` gets the text with invalid UTF-8 bytes as ``\\xNN``
 (backslashreplace) and ``http_url_raw`` the exact bytes only when they differ
-(see ``sql/access_log.sql``). ``date_day`` is the request's day in the configured zone,
+(see ``sql/access_log.sql``). Other text columns have no raw twin: a value that is not UTF-8
+quarantines its line (the exact bytes are kept there); a VARBINARY column stores any bytes.
+``date_day`` is the request's day in the configured zone,
 computed with :func:`sqlops.timezones.local_date_of_epoch`.
 """
 
@@ -552,9 +554,14 @@ class RowEncoder:
                 if not value.isascii():
                     try:
                         chars = len(value.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        value = value.decode("utf-8", "backslashreplace").encode("utf-8")
-                        chars = len(value.decode("utf-8"))
+                    except UnicodeDecodeError as exc:
+                        # A text column cannot hold these bytes, and a \xNN stand-in would
+                        # read like a real backslash sequence: keep the exact line instead.
+                        raise LineError(
+                            f"{name}: not valid UTF-8 (byte 0x{value[exc.start]:02x} at offset "
+                            f"{exc.start}); only http_url keeps raw bytes (http_url_raw). To store "
+                            f"such values make {name} VARBINARY, then `sqlops ingest quarantine replay`"
+                        ) from None
                 if max_chars is not None and len(value) > max_chars:
                     count = chars if chars is not None else len(value)
                     if count > max_chars:

@@ -8,28 +8,98 @@ combines both; either side may be missing (no daemon on this machine, or no serv
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlops.db import Session
+import pymysql
+
+from sqlops.config import Config
+from sqlops.db import Session, errno_of
+from sqlops.errors import SqlopsError
 from sqlops.private import write_private
-from sqlops.squid.spool import journal_dirs
-from sqlops.squid.writer import QUARANTINE_FILE
+from sqlops.squid.spool import FALLBACK_SPOOL, journal_dirs
+from sqlops.squid.writer import CHECKPOINT_TABLE, LOAD_TABLE, QUARANTINE_FILE, QUARANTINE_TABLE
+from sqlops.timestamps import epoch_rfc3339, times_rfc3339
 
 STALE_SECONDS = 10.0
+
+
+def spool_roots(config: Config) -> list[Path]:
+    """The spool folders of this machine's daemons: ingest.spool_dir, each [targets.NAME]
+    spool_dir and the /var/tmp fallback when it exists (no duplicates, in that order)."""
+    roots = [Path(config.ingest.spool_dir)]
+    roots += [Path(t.spool_dir) for t in config.targets.values() if t.spool_dir]
+    roots += [FALLBACK_SPOOL] if FALLBACK_SPOOL.is_dir() else []
+    return list(dict.fromkeys(roots))
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    """What a daemon says about itself in ``status-<pid>.json``: written by the daemon
+    (:mod:`sqlops.squid.daemon_loop`), read by `sqlops ingest status`. Times are Unix seconds
+    in the file; :meth:`to_dict` gives them as RFC 3339 UTC."""
+
+    pid: int = 0
+    argument: str = ""
+    table: str | None = None
+    journal: str = ""
+    state: str = "?"
+    mode: str | None = None
+    started_at: float | None = None
+    updated_at: float = 0.0
+    bytes_read: int = 0
+    backlog_bytes: int = 0
+    lag_seconds: float = 0.0
+    rows_written: int = 0
+    rows_per_second: float = 0.0
+    lines_quarantined: int = 0
+    last_commit_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    reading_paused: bool = False
+    over_cap: bool = False
+    spool_max_mb: int = 0
+    journal_disk_bytes: int = 0
+
+    _TIMES = ("started_at", "updated_at", "last_commit_at", "last_error_at")
+
+    @classmethod
+    def from_file_data(cls, data: dict[str, Any]) -> DaemonStatus:
+        """From a status file's JSON; keys an older or newer daemon wrote differently are
+        ignored (a running daemon of another version must not break the report)."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name in known and value is not None:
+                with contextlib.suppress(TypeError, ValueError):
+                    default = known[name].default
+                    kind = type(default) if default is not None and not isinstance(default, bool) else None
+                    values[name] = kind(value) if kind in (int, float, str) else value
+        return cls(**values)
+
+    def file_data(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for name in self._TIMES:
+            out[name] = epoch_rfc3339(out[name])
+        return out
 
 
 class StatusFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def write(self, data: dict[str, Any]) -> None:
+    def write(self, status: DaemonStatus) -> None:
         with contextlib.suppress(OSError):
-            write_private(self.path, json.dumps(data, indent=1, default=str) + "\n")
+            write_private(self.path, json.dumps(status.file_data(), indent=1, default=str) + "\n")
 
 
 def _alive(pid: int) -> bool:
@@ -46,7 +116,7 @@ def _alive(pid: int) -> bool:
 class DaemonReport:
     target: str
     path: str
-    data: dict[str, Any]
+    status: DaemonStatus
     running: bool
 
 
@@ -62,12 +132,12 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "daemons": [
-                {"target": d.target, "status_file": d.path, "running": d.running, **d.data}
+                {"target": d.target, "status_file": d.path, "running": d.running, **d.status.to_dict()}
                 for d in self.daemons
             ],
             "journals_waiting": self.journals,
             "quarantine_files": self.quarantine_files,
-            "database": self.database,
+            "database": times_rfc3339(self.database),
             "database_error": self.database_error,
         }
 
@@ -104,23 +174,21 @@ def read_daemons(spool_roots: list[Path]) -> tuple[list[DaemonReport], list[dict
                 continue
             seen.add(folder)
             latest_stopped: DaemonReport | None = None
-            for status in sorted(folder.glob("status-*.json")):
+            for status_path in sorted(folder.glob("status-*.json")):
                 try:
-                    data = json.loads(status.read_text())
-                except (OSError, ValueError):
+                    status = DaemonStatus.from_file_data(json.loads(status_path.read_text()))
+                except (OSError, ValueError, TypeError, AttributeError):
                     continue
-                pid = int(data.get("pid", 0))
-                running = bool(pid) and _alive(pid) and time.time() - float(data.get("updated_at", 0)) < 60
-                report = DaemonReport(folder.name, str(status), data, running)
+                pid = status.pid
+                running = bool(pid) and _alive(pid) and time.time() - status.updated_at < 60
+                report = DaemonReport(folder.name, str(status_path), status, running)
                 if running:
                     reports.append(report)
-                elif latest_stopped is None or data.get("updated_at", 0) > latest_stopped.data.get(
-                    "updated_at", 0
-                ):
+                elif latest_stopped is None or status.updated_at > latest_stopped.status.updated_at:
                     latest_stopped = report
             if latest_stopped is not None and not any(r.target == folder.name for r in reports):
                 reports.append(latest_stopped)
-            running_journals = {Path(r.data.get("journal", "")).name for r in reports if r.running}
+            running_journals = {Path(r.status.journal).name for r in reports if r.running}
             for journal in journal_dirs(folder):
                 if journal.name in running_journals:
                     continue
@@ -129,9 +197,44 @@ def read_daemons(spool_roots: list[Path]) -> tuple[list[DaemonReport], list[dict
     return reports, waiting
 
 
+def ingest_report(spool_roots: list[Path], connect: Callable[[], Session], table: str) -> IngestReport:
+    """`sqlops ingest status`: the daemons of this machine and, when the server answers, what
+    the database says about `table`. Neither side failing stops the other."""
+    report = IngestReport()
+    report.daemons, report.journals = read_daemons(spool_roots)
+    report.quarantine_files = read_quarantine_files(spool_roots)
+    try:
+        session = connect()
+    except SqlopsError as exc:
+        report.database_error = exc.one_line()
+        return report
+    try:
+        report.database = inspect_database(session, table)
+    except pymysql.MySQLError as exc:  # privileges and the like: report, do not fail
+        report.database_error = f"the server said ({errno_of(exc)}) {exc.args[-1]}"
+    finally:
+        session.close()
+    return report
+
+
+_MISSING = frozenset({1146})
+
+
 def inspect_database(session: Session, table: str) -> dict[str, Any]:
-    """Checkpoints, backfills and quarantine counts for `table` (read-only)."""
-    out: dict[str, Any] = {"table": table}
+    """Checkpoints, backfills and quarantine counts for `table` (read-only). A missing sqlops
+    table is listed in "missing_tables" and its part left empty."""
+    out: dict[str, Any] = {"table": table, "missing_tables": []}
+
+    def rows(state_table: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return session.query(sql, params)
+        except pymysql.MySQLError as exc:
+            if errno_of(exc) not in _MISSING:
+                raise
+            if state_table not in out["missing_tables"]:
+                out["missing_tables"].append(state_table)
+            return []
+
     out["rows_in_table_estimate"] = session.scalar(
         "SELECT TABLE_ROWS FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
@@ -142,13 +245,14 @@ def inspect_database(session: Session, table: str) -> dict[str, Any]:
             "stream": stream,
             "host": host,
             "position": int(position),
-            "rows_written": int(rows),
+            "rows_written": int(rows_written),
             "lines_quarantined": int(quarantined),
             "updated_at": updated,
         }
-        for stream, host, position, rows, quarantined, updated in session.query(
+        for stream, host, position, rows_written, quarantined, updated in rows(
+            CHECKPOINT_TABLE,
             "SELECT stream, host, position, rows_written, lines_quarantined, updated_at "
-            "FROM sqlops_ingest_checkpoint WHERE target_table = %s ORDER BY updated_at DESC LIMIT 20",
+            f"FROM {CHECKPOINT_TABLE} WHERE target_table = %s ORDER BY updated_at DESC LIMIT 20",
             (table,),
         )
     ]
@@ -157,29 +261,33 @@ def inspect_database(session: Session, table: str) -> dict[str, Any]:
             "id": int(load_id),
             "path": path,
             "position": int(position),
-            "rows_written": int(rows),
+            "rows_written": int(rows_written),
             "lines_quarantined": int(quarantined),
             "complete": bool(complete),
             "updated_at": updated,
         }
-        for load_id, path, position, rows, quarantined, complete, updated in session.query(
+        for load_id, path, position, rows_written, quarantined, complete, updated in rows(
+            LOAD_TABLE,
             "SELECT id, path, position, rows_written, lines_quarantined, complete, updated_at "
-            "FROM sqlops_ingest_load WHERE target_table = %s ORDER BY updated_at DESC LIMIT 20",
+            f"FROM {LOAD_TABLE} WHERE target_table = %s ORDER BY updated_at DESC LIMIT 20",
             (table,),
         )
     ]
-    total, last_day = session.query(
+    totals = rows(
+        QUARANTINE_TABLE,
         "SELECT COUNT(*), COALESCE(SUM(created_at >= UTC_TIMESTAMP() - INTERVAL 1 DAY), 0) "
-        "FROM sqlops_ingest_quarantine WHERE target_table = %s",
+        f"FROM {QUARANTINE_TABLE} WHERE target_table = %s",
         (table,),
-    )[0]
+    )
+    total, last_day = totals[0] if totals else (0, 0)
     out["quarantine"] = {
         "total": int(total),
         "last_24h": int(last_day),
         "recent_reasons": [
             {"reason": reason, "lines": int(count), "last_at": last}
-            for reason, count, last in session.query(
-                "SELECT reason, COUNT(*), MAX(created_at) FROM sqlops_ingest_quarantine "
+            for reason, count, last in rows(
+                QUARANTINE_TABLE,
+                f"SELECT reason, COUNT(*), MAX(created_at) FROM {QUARANTINE_TABLE} "
                 "WHERE target_table = %s AND created_at >= UTC_TIMESTAMP() - INTERVAL 7 DAY "
                 "GROUP BY reason ORDER BY MAX(created_at) DESC LIMIT 10",
                 (table,),

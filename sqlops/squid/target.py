@@ -98,8 +98,12 @@ def _legacy_fields(arg: str) -> dict[str, Any]:
     return out
 
 
-def resolve_target(arg: str, *, env: Mapping[str, str] | None = None) -> Target:
-    """Decide what argv[1] means (see module doc). Raises ConfigError with a fix."""
+def resolve_target(
+    arg: str, *, env: Mapping[str, str] | None = None, config_path: Path | None = None
+) -> Target:
+    """Decide what argv[1] means (see module doc). Raises ConfigError with a fix.
+    `config_path` is the file whose [targets.NAME] a name means (default: SQLOPS_CONFIG or
+    /etc/sqlops/sqlops.toml), e.g. the CLI's --config."""
     if not arg:
         raise ConfigError(
             "no target given",
@@ -119,6 +123,7 @@ def resolve_target(arg: str, *, env: Mapping[str, str] | None = None) -> Target:
             format=config.ingest.format,
             ingest=config.ingest,
             spool_root=Path(config.ingest.spool_dir),
+            warnings=loaded.warnings,
         )
     if arg.endswith(".toml"):
         raise ConfigError(
@@ -126,7 +131,7 @@ def resolve_target(arg: str, *, env: Mapping[str, str] | None = None) -> Target:
             fix="create it (see configs/sqlops.example.toml) or correct the access_log line",
         )
     if _NAME.fullmatch(arg):
-        loaded = load_config(None, env=env)
+        loaded = load_config(config_path, env=env)
         section = loaded.config.targets.get(arg)
         if section is None:
             where = loaded.path or "the default config (/etc/sqlops/sqlops.toml, none found)"
@@ -136,7 +141,7 @@ def resolve_target(arg: str, *, env: Mapping[str, str] | None = None) -> Target:
             )
         return _named_target(arg, key, section, loaded)
     if arg.startswith("/"):
-        return _legacy_target(arg, key, env)
+        return _legacy_target(arg, key, env, config_path)
     raise ConfigError(
         f"cannot tell what {arg!r} names",
         fix="use a target name ([targets.NAME]), a config file path, or /host/db/table/user/pass",
@@ -157,9 +162,9 @@ def _named_target(name: str, key: str, section: TargetConfig, loaded: LoadedConf
         database = dataclasses.replace(database, database=section.database)
     if section.password is not None:
         database = dataclasses.replace(database, password=section.password)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = loaded.warnings
     if section.dsn and "password" in parse_dsn(section.dsn):
-        warnings = (f"[targets.{name}] dsn carries a password; prefer an option file",)
+        warnings += (f"[targets.{name}] dsn carries a password; prefer an option file",)
     return Target(
         kind="name",
         key=key,
@@ -173,10 +178,10 @@ def _named_target(name: str, key: str, section: TargetConfig, loaded: LoadedConf
     )
 
 
-def _legacy_target(arg: str, key: str, env: Mapping[str, str] | None) -> Target:
+def _legacy_target(arg: str, key: str, env: Mapping[str, str] | None, config_path: Path | None) -> Target:
     fields = _legacy_fields(arg)
     try:
-        loaded = load_config(None, env=env)
+        loaded = load_config(config_path, env=env)
         base, ingest = loaded.config.database, loaded.config.ingest
     except ConfigError:
         base, ingest = DatabaseConfig(), IngestConfig()
@@ -220,3 +225,26 @@ def apply_settings(database: DatabaseConfig, values: Mapping[str, Any]) -> Datab
     if tls:
         out = dataclasses.replace(out, tls=dataclasses.replace(database.tls or TlsConfig(), **tls))
     return out
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where `sqlops ingest load|quarantine` writes: the connection, table and log format."""
+
+    database: DatabaseConfig
+    table: str
+    format: str
+
+
+def ingest_destination(
+    loaded: LoadedConfig, target: str | None, table: str | None, log_format: str | None
+) -> Destination:
+    """From --target NAME (a [targets.NAME] of the same config file) or the configuration;
+    --table and --format win over either."""
+    if target:
+        resolved = resolve_target(target, config_path=loaded.path)
+        return Destination(
+            resolved.database, table or resolved.table, log_format or resolved.format or "auto"
+        )
+    config = loaded.config
+    return Destination(config.database, table or config.schema.table, log_format or config.ingest.format)

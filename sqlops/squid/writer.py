@@ -21,11 +21,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from sqlops.cluster.failover import connect_healthy
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, errno_of, quote_ident
 from sqlops.errors import ConnectError, PreconditionError
+from sqlops.plan import tag
 from sqlops.private import open_private, private_dir
 from sqlops.squid import localinfile
 from sqlops.squid.batcher import MAX_REASON, Batch, Quarantined
@@ -47,7 +49,7 @@ CHECKPOINT_TABLE = "sqlops_ingest_checkpoint"
 LOAD_TABLE = "sqlops_ingest_load"
 QUARANTINE_TABLE = "sqlops_ingest_quarantine"
 QUARANTINE_FILE = "quarantine.jsonl"  # in the spool folder, used when the table cannot be written
-TAG = "/* sqlops:ingest */ "
+JOB = "ingest"  # the tag plan.tag puts on every statement of this writer, as for every job
 
 # The quarantine table is missing (1146) or this account may not write it (1142).
 QUARANTINE_UNAVAILABLE = frozenset({1146, 1142})
@@ -225,17 +227,25 @@ class LogWriter:
                     "ingest.method = load-data but the server has local_infile=OFF",
                     fix="SET GLOBAL local_infile=1 on the server, or set ingest.method = auto",
                 )
-            self._note("the server refuses LOAD DATA LOCAL (local_infile=OFF); writing with multi-row INSERT")
+            # With method = auto this is the expected choice (MySQL ships local_infile=OFF), and
+            # `ingest load` and the daemon's start line name the write method anyway: no warning.
+            self._note(
+                "the server refuses LOAD DATA LOCAL (local_infile=OFF); writing with multi-row INSERT",
+                level=logging.DEBUG,
+            )
             return "sql"
         if not localinfile.supported():
-            self._note("this PyMySQL has no hook for in-memory LOAD DATA; writing with multi-row INSERT")
+            self._note(
+                "this PyMySQL has no hook for in-memory LOAD DATA; writing with multi-row INSERT",
+                level=logging.DEBUG,
+            )
             return "sql"
         return "tsv"
 
-    def _note(self, message: str) -> None:
+    def _note(self, message: str, level: int = logging.WARNING) -> None:
         if message not in self._notes:
             self._notes.add(message)
-            log.warning("%s", message)
+            log.log(level, "%s", message)
 
     def close(self) -> None:
         if self.session is not None:
@@ -249,24 +259,32 @@ class LogWriter:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, batch: Batch, checkpoint: Checkpoint) -> WriteResult:
-        """Write one batch and advance the checkpoint, all in one transaction."""
+    def write(
+        self,
+        batch: Batch,
+        checkpoint: Checkpoint,
+        *,
+        quarantine: Callable[[Session, str, list[Quarantined]], None] | None = None,
+    ) -> WriteResult:
+        """Write one batch and advance the checkpoint, all in one transaction. `quarantine`
+        replaces storing the lines that could not be stored (a replay keeps their rows)."""
         session = self.require()
+        store_rejected = quarantine or self._quarantine_somewhere
         try:
             rejected: list[Quarantined] = []
             if batch.rows:
                 rejected = self._store_rows(session, batch)
-            quarantine = [*batch.quarantine, *rejected]
-            if quarantine:
-                self._quarantine_somewhere(session, batch.stream, quarantine)
+            failed = [*batch.quarantine, *rejected]
+            if failed:
+                store_rejected(session, batch.stream, failed)
             stored = batch.rows - len(rejected)
-            checkpoint.advance(session, batch, stored, len(quarantine))
+            checkpoint.advance(session, batch, stored, len(failed))
             session.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 session.rollback()
             raise
-        return WriteResult(stored, len(quarantine))
+        return WriteResult(stored, len(failed))
 
     def _store_rows(self, session: Session, batch: Batch) -> list[Quarantined]:
         """Store the rows the fast way; on any row-level trouble roll back (the rows are the
@@ -317,9 +335,10 @@ class LogWriter:
 
     def _load_data(self, session: Session, blocks: list[bytes], columns: Sequence[str]) -> tuple[int, int]:
         column_list = ", ".join(quote_ident(c) for c in columns)
-        sql = (
-            f"{TAG}LOAD DATA LOCAL INFILE %s INTO TABLE {quote_ident(self.table)} CHARACTER SET binary "
-            f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({column_list})"
+        sql = tag(
+            JOB,
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote_ident(self.table)} CHARACTER SET binary "
+            f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({column_list})",
         )
         with rows_file(blocks, self._packet_size) as name, session.raw.cursor() as cur:
             loaded = cur.execute(sql, (name,))
@@ -327,7 +346,7 @@ class LogWriter:
 
     def _insert_head(self, columns: Sequence[str]) -> bytes:
         names = ", ".join(quote_ident(c) for c in columns)
-        return f"{TAG}INSERT INTO {quote_ident(self.table)} ({names}) VALUES ".encode()
+        return tag(JOB, f"INSERT INTO {quote_ident(self.table)} ({names}) VALUES ").encode()
 
     def _insert_blocks(self, session: Session, blocks: list[bytes], columns: Sequence[str]) -> None:
         """Multi-row INSERTs of whole blocks (each row ends in ``,\n``), up to MAX_STATEMENT."""
@@ -407,10 +426,10 @@ class LogWriter:
             append_quarantine_file(self.fallback, stream, self.table, items)
 
     def _quarantine(self, session: Session, stream: str, items: list[Quarantined]) -> None:
-        sql = (
-            f"{TAG}INSERT INTO {QUARANTINE_TABLE} "
-            "(stream, position, target_table, reason, raw_line, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(3))"
+        sql = tag(
+            JOB,
+            f"INSERT INTO {QUARANTINE_TABLE} (stream, position, target_table, reason, raw_line, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(3))",
         )
         with session.raw.cursor() as cur:
             cur.executemany(sql, [(stream, q.position, self.table, q.reason, q.raw) for q in items])
@@ -435,10 +454,21 @@ def append_quarantine_file(path: Path, stream: str, table: str, items: list[Quar
         for item in items
     ]
     private_dir(path.parent)
-    with open_private(path, "a", encoding="utf-8") as out:
-        out.write("".join(r + "\n" for r in records))
-        out.flush()
-        os.fsync(out.fileno())
+    while True:
+        with open_private(path, "a", encoding="utf-8") as out:
+            # `sqlops ingest quarantine` rewrites the file under this lock and replaces it:
+            # appending to the replaced inode would lose the lines, so check and re-open.
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current != os.fstat(out.fileno()).st_ino:
+                continue
+            out.write("".join(r + "\n" for r in records))
+            out.flush()
+            os.fsync(out.fileno())
+            return
 
 
 def rotate_quarantine_file(path: Path) -> Path | None:

@@ -330,3 +330,85 @@ def test_scratch_schema_dropped_when_the_session_breaks(db) -> None:  # type: ig
     name = seen[0].rsplit(" ", 1)[1]
     assert name.startswith("sqlops_scratch_")
     assert name not in _scratch_schemas(db)
+
+
+def _setup_order_trap(db) -> None:  # type: ignore[no-untyped-def]
+    # `a` is unique and increasing; b = 7 only on the 10 rows with the largest `a`. With an index
+    # on `a`, both servers read `... WHERE b = 7 ORDER BY a LIMIT 5` along that index, expecting
+    # to meet five b = 7 rows early (no statistics on b): they meet them at the very end, after a
+    # primary-key lookup per row. Measured here: MariaDB 10.11 7.5 -> 35 ms, MySQL 9.7 8 -> 46 ms.
+    db.sql(
+        "CREATE TABLE trap (id INT AUTO_INCREMENT PRIMARY KEY, a INT NOT NULL, b INT NOT NULL, "
+        "pad CHAR(200) NOT NULL) ENGINE=InnoDB"
+    )
+    db.sql(
+        f"INSERT INTO trap (a, b, pad) SELECT i, IF(i >= {ROWS - 10}, 7, i % 5), REPEAT('x', 200) "
+        f"FROM ({NUMBERS}) AS numbers"
+    )
+    db.sql("ANALYZE TABLE trap")
+
+
+def test_index_that_slows_a_class_it_does_not_serve_is_rejected(db) -> None:  # type: ignore[no-untyped-def]
+    _setup_order_trap(db)
+    served = _class("served", "SELECT pad FROM trap WHERE a = 12345")
+    bystander = _class("bystander", "SELECT * FROM trap WHERE b = 7 ORDER BY a LIMIT 5", total_time=5.0)
+    idx = _index("trap", "idx_a", ("a",), ("served",))
+    lines: list[str] = []
+    result = _verify(db, [served, bystander], [idx], progress=lines.append)
+
+    assert result.indexes == ()
+    (rejected,) = result.rejected
+    ev = rejected.evidence
+    assert ev is not None and ev.verified and not ev.helps
+    # the served class did get faster: the rejection is the bystander's
+    (ce,) = ev.classes
+    assert ce.class_id == "served" and ce.after.plan_key == "idx_a"
+    assert ce.after.rows_examined * 100 < ce.before.rows_examined
+    assert ev.note.startswith("regression of classes it does not serve: class bystander"), ev.note
+    assert "idx_a" in ev.note
+    assert any("other class(es) reading trap before" in line for line in lines)
+
+
+def test_bystander_that_is_not_slowed_does_not_block_the_index(db) -> None:  # type: ignore[no-untyped-def]
+    _setup_order_trap(db)
+    served = _class("served", "SELECT pad FROM trap WHERE a = 12345")
+    # reads the table, the new index changes nothing for it (no filter or order on `a`)
+    other = _class("other", "SELECT COUNT(*) FROM trap WHERE b = 7 AND pad <> ''", total_time=5.0)
+    idx = _index("trap", "idx_a", ("a",), ("served",))
+    result = _verify(db, [served, other], [idx])
+
+    assert [i.name for i in result.indexes] == ["idx_a"]
+    ev = result.indexes[0].evidence
+    assert ev is not None and ev.helps and "does not serve" not in ev.note, ev
+
+
+def test_slowing_a_light_class_is_a_trade_off_when_the_served_ones_weigh_more(db) -> None:  # type: ignore[no-untyped-def]
+    _setup_order_trap(db)
+    # the same trap, but the served class holds far more of the logged time than the one slowed
+    served = _class("served", "SELECT pad FROM trap WHERE a = 12345", total_time=500.0)
+    bystander = _class("bystander", "SELECT * FROM trap WHERE b = 7 ORDER BY a LIMIT 5", total_time=0.5)
+    result = _verify(db, [served, bystander], [_index("trap", "idx_a", ("a",), ("served",))])
+
+    (kept,) = result.indexes
+    ev = kept.evidence
+    assert ev is not None and ev.verified and ev.helps
+    assert ev.note.startswith(
+        "trade-off: it also makes class(es) it does not serve slower (class bystander"
+    ), ev.note
+
+
+def test_a_spare_takes_the_slot_of_a_rejected_index(db) -> None:  # type: ignore[no-untyped-def]
+    _setup(db)
+    useless = _class("c2", "SELECT SUM(amount), COUNT(note) FROM orders WHERE flag = 0")
+    lookup = _class("c1", "SELECT id, amount FROM orders WHERE customer_id = 1234")
+    advised = _index("orders", "idx_flag", ("flag",), ("c2",))
+    spare = _index("orders", "idx_customer", ("customer_id",), ("c1",))
+    with db.connect() as session:
+        schema = inspect_schema(session)
+        result = verify_advice(
+            session, schema, {c.id: c for c in (useless, lookup)}, [advised], (), spares=[spare], budget=1
+        )
+    assert [i.name for i in result.indexes] == ["idx_customer"]
+    assert [i.name for i in result.rejected] == ["idx_flag"]
+    ev = result.indexes[0].evidence
+    assert ev is not None and ev.helps and ev.note.startswith("left out at first"), ev

@@ -55,7 +55,7 @@ def write_log(path: Path, numbers: range, extra: bytes = b"") -> Path:
 
 def load(config: Path, capsys: Any, *args: str, notes: list[str] | None = None) -> list[dict[str, Any]]:
     capsys.readouterr()
-    assert sqlops_main(["--config", str(config), "ingest", "load", "--json", *args]) == 0
+    assert sqlops_main(["--config", str(config), "ingest", "load", "--format", "json", *args]) == 0
     captured = capsys.readouterr()
     if notes is not None:
         notes.append(captured.err)
@@ -128,11 +128,11 @@ def test_bad_lines_formats_and_an_unfinished_last_line(
     mysql_style.write_bytes(
         b"1700000000.001      4 10.0.0.1 TCP_MISS 200 639 GET http://m/1 - HIER_DIRECT 192.0.2.1 text/html\n"
     )
-    (auto,) = load(config, capsys, "--format", "auto", str(mysql_style))
+    (auto,) = load(config, capsys, "--log-format", "auto", str(mysql_style))
     assert (auto["format"], auto["rows"]) == ("squid_mysql", 1)
     tsv = tmp_path / "tsv.log"
     tsv.write_bytes(b"http://t/1\t10.0.0.9\t1700000000.5\n")
-    (spec,) = load(config, capsys, "--format", "%ru\t%>a\t%ts.%tu", str(tsv))
+    (spec,) = load(config, capsys, "--log-format", "%ru\t%>a\t%ts.%tu", str(tsv))
     assert spec["rows"] == 1
     assert db.sql("SELECT ip_client, time_since_epoch FROM access_log WHERE http_url = 'http://t/1'") == [
         ("10.0.0.9", Decimal("1700000000.005"))
@@ -182,7 +182,7 @@ def test_damaged_gzip_gzip_on_stdin_and_an_out_of_range_timestamp(
     assert "bad.gz: the compressed file is damaged" in err and "fix:" in err and "internal error" not in err
     # gzip data on stdin is read transparently
     piped = subprocess.run(
-        [SQLOPS, "--config", str(config), "ingest", "load", "--json", "-"],
+        [SQLOPS, "--config", str(config), "ingest", "load", "--format", "json", "-"],
         input=gzip.compress(b"".join(native(i) + b"\n" for i in range(5000, 5010))),
         capture_output=True,
     )
@@ -218,7 +218,7 @@ def test_wrong_input_fails_and_is_not_marked_loaded(
     for path, args, seen in (
         (noise, (), "binary data"),
         (slow, (), "looks like a MySQL slow query log"),
-        (mysql_lines, ("--format", "squid_mysql"), "looks like the squid format"),
+        (mysql_lines, ("--log-format", "squid_mysql"), "looks like the squid format"),
     ):
         status, err = _fails(config, capsys, *args, str(path))
         assert status == 2 and seen in err and "fix:" in err, err

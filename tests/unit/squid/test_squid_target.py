@@ -106,3 +106,37 @@ def test_keys_depend_on_the_argument_only(config: Path) -> None:
     assert target_key("/h/d/t/u/pw") == target_key("/h/d/t/u/other") == "legacy-h_d_t_u"
     assert target_key("/h:3307/d/t/u/") == "legacy-h_3307_d_t_u"
     assert target_key(str(config)) == target_key(str(config))
+
+
+def test_named_target_from_an_explicit_config_file_and_the_destination(config: Path) -> None:
+    """The CLI's --config reaches the target resolution as a path (no SQLOPS_CONFIG copy)."""
+    from sqlops.config import load_config
+    from sqlops.squid.target import ingest_destination
+
+    env = {"HOME": "/nonexistent"}  # neither SQLOPS_CONFIG nor /etc/sqlops/sqlops.toml
+    target = resolve_target("proxy1", env=env, config_path=config)
+    assert (target.table, target.database.port) == ("access_log_p1", 3307)
+    loaded = load_config(config, env=env)
+    dest = ingest_destination(loaded, "proxy1", None, None)
+    assert (dest.table, dest.format, dest.database.host) == (
+        "access_log_p1",
+        "%ts.%03tu\t%>a\t%ru",
+        "10.0.0.5",
+    )
+    plain = ingest_destination(loaded, None, "t2", "auto")
+    assert (plain.table, plain.format, plain.database.host) == ("t2", "auto", "db.example")
+
+
+def test_spool_roots_cover_every_target_once(config: Path, tmp_path: Path) -> None:
+    from sqlops.config import load_config
+    from sqlops.squid.status import spool_roots
+
+    roots = spool_roots(load_config(config, env={"HOME": "/nonexistent"}).config)
+    assert roots[:2] == [tmp_path / "spool", Path("/srv/spool2")] and len(roots) == len(set(roots))
+
+
+def test_the_daemon_machinery_no_longer_shadows_the_service_package() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("sqlops.squid.service") is None
+    assert importlib.util.find_spec("sqlops.squid.daemon_loop") is not None

@@ -41,7 +41,7 @@ from sqlops.squid.logformat import compile_format, detect_format
 from sqlops.squid.protocol import has_rotate
 from sqlops.squid.rows import RowEncoder
 from sqlops.squid.spool import FALLBACK_SPOOL, Journal, JournalLocked, free_bytes, journal_dirs
-from sqlops.squid.status import StatusFile
+from sqlops.squid.status import DaemonStatus, StatusFile
 from sqlops.squid.target import Target, resolve_target, target_key
 from sqlops.squid.writer import (
     QUARANTINE_FILE,
@@ -533,21 +533,47 @@ def _open_journal(parent: Path, key: str, meta: dict[str, Any], segment_bytes: i
         return Journal.create(fallback, meta, segment_bytes=segment_bytes), fallback
 
 
+def usage_and_check(args: list[str]) -> int:
+    """--help (exit 0; no argument: exit 2) and --check: can Squid's user run this install?
+    (exit 1 when not)."""
+    from sqlops.squid.install_check import FIX, SQUID_USER, problem_for
+
+    if not args or args[0] != "--check":
+        sys.stderr.write(
+            "usage: sqlops-logfile-daemon TARGET | --check [USER]\n"
+            "Started by Squid (README, Setting it up):\n"
+            "  logfile_daemon /usr/local/bin/sqlops-logfile-daemon\n"
+            "  access_log daemon:TARGET squid\n"
+            "TARGET: a [targets.NAME] name, a sqlops config file, or /host/db/table/user/pass\n"
+            f"--check: whether USER (default {SQUID_USER}, Squid's user) can run this installation\n"
+            f"This installation: {Path(sys.argv[0]).absolute()} on {sys.executable}\n"
+        )
+    user = args[1] if len(args) > 1 and args[0] == "--check" else SQUID_USER
+    problem = problem_for(user)
+    if problem is not None:
+        sys.stderr.write(f"sqlops-logfile-daemon: WARNING: {problem}\n  fix: {FIX}\n")
+    elif args and args[0] == "--check":
+        sys.stderr.write(f"sqlops-logfile-daemon: user {user} can run {sys.executable} and sqlops\n")
+    if args and args[0] == "--check":
+        return 1 if problem else 0
+    return 0 if args else 2
+
+
 def run(args: list[str], stop_requested: list[bool]) -> int:
     """The daemon; `stop_requested` becomes [True] when SIGTERM/SIGINT arrived (the entry
     point catches them from its first instant)."""
     _limit_malloc_retention()
     sys.setswitchinterval(FAST_SWITCH)
     _setup_logging()
-    if not args or args[0] in ("-h", "--help"):
-        sys.stderr.write(
-            "usage: sqlops-logfile-daemon TARGET\n"
-            "Started by Squid: logfile_daemon /usr/bin/sqlops-logfile-daemon and\n"
-            "access_log daemon:TARGET squid\n"
-            "TARGET: a [targets.NAME] name, a sqlops config file, or /host/db/table/user/pass\n"
-        )
-        return 0 if args else 2
+    if not args or args[0] in ("-h", "--help", "--check"):
+        return usage_and_check(args)
     arg = args[0]
+    if os.getuid() == 0:  # an admin trying it by hand: will it work when Squid starts it?
+        from sqlops.squid.install_check import FIX, SQUID_USER, problem_for
+
+        problem = problem_for(SQUID_USER)
+        if problem is not None:
+            log.warning("%s; fix: %s", problem, FIX)
     stats = Stats()
     target: Target | None
     try:
@@ -573,30 +599,30 @@ def run(args: list[str], stop_requested: list[bool]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     reader.terminating = bool(stop_requested)
 
-    def snapshot(state: str | None = None) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "argument": target.description if target else f"(unresolved) {target_key(arg)}",
-            "table": target.table if target else None,
-            "journal": str(own.path),
-            "state": state or stats.state,
-            "mode": stats.mode,
-            "started_at": stats.started,
-            "updated_at": time.time(),
-            "bytes_read": stats.bytes_read,
-            "backlog_bytes": max(0, own.end - stats.committed_own) + stats.orphan_backlog,
-            "lag_seconds": round(own.oldest_unwritten_age(stats.committed_own), 3),
-            "rows_written": stats.rows_written,
-            "rows_per_second": round(stats.rows_per_second(), 1),
-            "lines_quarantined": stats.lines_quarantined,
-            "last_commit_at": stats.last_commit_at,
-            "last_error": stats.last_error,
-            "last_error_at": stats.last_error_at,
-            "reading_paused": stats.reading_paused,
-            "over_cap": stats.over_cap,
-            "spool_max_mb": ingest.spool_max_mb,
-            "journal_disk_bytes": own.disk_bytes(),
-        }
+    def snapshot(state: str | None = None) -> DaemonStatus:
+        return DaemonStatus(
+            pid=os.getpid(),
+            argument=target.description if target else f"(unresolved) {target_key(arg)}",
+            table=target.table if target else None,
+            journal=str(own.path),
+            state=state or stats.state,
+            mode=stats.mode,
+            started_at=stats.started,
+            updated_at=time.time(),
+            bytes_read=stats.bytes_read,
+            backlog_bytes=max(0, own.end - stats.committed_own) + stats.orphan_backlog,
+            lag_seconds=round(own.oldest_unwritten_age(stats.committed_own), 3),
+            rows_written=stats.rows_written,
+            rows_per_second=round(stats.rows_per_second(), 1),
+            lines_quarantined=stats.lines_quarantined,
+            last_commit_at=stats.last_commit_at,
+            last_error=stats.last_error,
+            last_error_at=stats.last_error_at,
+            reading_paused=stats.reading_paused,
+            over_cap=stats.over_cap,
+            spool_max_mb=ingest.spool_max_mb,
+            journal_disk_bytes=own.disk_bytes(),
+        )
 
     next_status = 0.0
 
