@@ -80,6 +80,19 @@ class DatabaseConfig:
     # ddl_deadline seconds have passed: then the run fails naming the blocking connection.
     ddl_lock_wait: float = bounded(0.2, 0, above=True)
     ddl_deadline: float = bounded(600.0)
+    # A primary's chunked copies (online migrate, schema upgrade, rollup) pause while a replica
+    # is more than this many seconds behind, and resume when it has caught up.
+    max_replica_lag: float = bounded(5.0)
+    # Replicas whose lag is watched, as host[:port] (same user and password); empty: the ones
+    # the primary reports (SHOW REPLICAS / SHOW SLAVE HOSTS).
+    replicas: tuple[str, ...] = ()
+    # Servers the logging daemon tries in order (host[:port]), writing to the first healthy
+    # one and failing over to the next (a Galera node out of the primary component, a
+    # read-only replica or a dead server is skipped). Empty: host and port above.
+    hosts: tuple[str, ...] = ()
+    # On a Galera cluster, DDL that copies rows stalls every node's writes: operations expected
+    # to stall the cluster longer than this many seconds are refused with guidance.
+    max_stall: float = bounded(1.0)
     tls: TlsConfig = field(default_factory=TlsConfig)
 
 

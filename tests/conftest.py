@@ -132,6 +132,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _provider(source: str) -> str:
     if source.startswith("testcontainers"):
         return "testcontainers"
+    if source.startswith("container "):  # tests/support/topology.py (docker SDK)
+        return "docker"
     if source.startswith("SQLOPS_TEST_"):
         return "DSN"
     return "local binaries"

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except SqlopsError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"sqlops: error: {exc}", err=True)
+        click.echo(f"sqlops: {'error: ' if exc.exit_code else ''}{exc}", err=True)  # exit 0: a skip
         return exc.exit_code
     except pymysql.MySQLError as exc:
         if debug:

@@ -151,7 +151,8 @@ def upgrade(
     """
     import datetime as dt
 
-    from sqlops.db import lock_name, named_lock
+    from sqlops.cluster.guard import job_lock
+    from sqlops.db import lock_name
     from sqlops.jobruns import recorded_run
     from sqlops.online.copy import abort_online_copy
     from sqlops.schema.upgrade import JOB, analyse_upgrade, plan_upgrade, run_upgrade, upgrade_spec
@@ -167,7 +168,7 @@ def upgrade(
             plan = plan_upgrade(session, analysis, zone=zone, default_day=day, keep_old=keep_old)
             click.echo(render(plan), nl=False)
             return 0
-        with named_lock(session, lock_name(JOB, session.database, name)):
+        with job_lock(session, lock_name(JOB, session.database, name)):
             if abort:
                 spec = upgrade_spec(analysis, zone=zone, default_day=day, keep_old=keep_old)
                 sent = abort_online_copy(session, spec)

@@ -292,6 +292,7 @@ def run_online_copy(
     *,
     progress: ProgressCallback | None = None,
     before_swap: Callable[[Session], None] | None = None,
+    throttle: Callable[[], object] | None = None,
 ) -> CopyResult:
     """Run (or resume) the copy to the end. `session` should be a maintenance session
     (short lock_wait_timeout); the caller holds the job's named lock."""
@@ -340,7 +341,7 @@ def run_online_copy(
         assert state is not None
 
     cap = state.cap or 0
-    chunks, rows_copied = _copy_chunks(session, spec, source, state, cap, started, progress)
+    chunks, rows_copied = _copy_chunks(session, spec, source, state, cap, started, progress, throttle)
     verified = verify_copy(session, spec, source)
     if before_swap:
         before_swap(session)
@@ -400,6 +401,7 @@ def _copy_chunks(
     cap: int,
     started: float,
     progress: ProgressCallback | None,
+    throttle: Callable[[], object] | None = None,
 ) -> tuple[int, int]:
     """Copy (copied_up_to, cap] in chunks sized to take about `chunk_seconds` each."""
     key, table = quote_ident(spec.key), quote_ident(spec.table)
@@ -411,6 +413,8 @@ def _copy_chunks(
     # being copied waits for the chunk and its trigger then removes the copied row.
     session.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     while last < cap:
+        if throttle is not None:
+            throttle()  # e.g. wait while replicas lag (sqlops.cluster.lag)
         upper_rows = session.query(
             f"SELECT {key} FROM {table} WHERE {key} > %s AND {key} <= %s ORDER BY {key} LIMIT 1 OFFSET %s",
             (last, cap, chunk - 1),

@@ -20,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlops.cluster.guard import job_lock
+from sqlops.cluster.lag import replica_throttle
+from sqlops.cluster.stall import MIGRATE_FIX, refuse_cluster_stall
 from sqlops.config import DatabaseConfig
-from sqlops.db import Session, connect, named_lock, quote_ident
+from sqlops.db import Session, connect, quote_ident
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import (
@@ -395,7 +398,8 @@ def run_migrate(
             seconds=result.seconds,
             statements=[e.statement.sql for e in result.executed],
         )
-    copy = run_online_copy(session, migrate_spec(analysis, layout, keep_old=keep_old), progress=progress)
+    spec = migrate_spec(analysis, layout, keep_old=keep_old)
+    copy = run_online_copy(session, spec, progress=progress, throttle=replica_throttle(session))
     return MigrateOutcome(
         "online-copy",
         analysis.table,
@@ -461,8 +465,10 @@ def migrate_table(
     table = target.table
     with connect(settings, maintenance=True) as session:
         where = f"{session.database}.{table}"
-        with named_lock(session, partition_lock(session, table)):
+        with job_lock(session, partition_lock(session, table)) as topology:
             analysis = analyse_migrate(session, table, target.column)
+            alter_seconds = expected_alter_seconds(analysis) if method == "alter" else None
+            refuse_cluster_stall(topology, settings, alter_seconds, f"alter of {where}", MIGRATE_FIX)
             if abort:
                 with recorded_run(settings, JOB, where, origin) as run:
                     sent = abort_migrate(session, analysis)

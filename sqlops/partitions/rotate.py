@@ -15,8 +15,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlops.cluster.guard import job_lock
+from sqlops.cluster.stall import ROTATE_FIX, refuse_cluster_stall
 from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
-from sqlops.db import Session, connect, lock_name, named_lock
+from sqlops.db import Session, connect, lock_name
 from sqlops.errors import PreconditionError, SqlopsError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import read_state
@@ -147,12 +149,13 @@ def run_rotate(
     with connect(settings, maintenance=True, zone_in_python=True) as session:
         where = f"{session.database}.{target.table}"
         lock = partition_lock(session, target.table)
-        with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
+        with job_lock(session, lock) as topology, recorded_run(settings, ROTATE_JOB, where, origin) as run:
             refuse_during_copy(session, target.table)
             day = today or server_today(session, settings.time_zone)
             rp = plan_for(
                 session, target, settings.time_zone, today=day, split_catchall=split_catchall, repair=repair
             )
+            refuse_cluster_stall(topology, settings, rp.lock_seconds, f"rotate of {where}", ROTATE_FIX)
             for note in rp.plan.notes:
                 log.info("%s: %s", target.table, note)
             if before_execute is not None:

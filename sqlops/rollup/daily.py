@@ -19,11 +19,14 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlops.cluster.guard import job_lock
+from sqlops.cluster.lag import replica_throttle
 from sqlops.config import Config, DatabaseConfig
-from sqlops.db import Session, connect, lock_name, named_lock, quote_ident, retry_transaction, utc_now
+from sqlops.db import Session, connect, lock_name, quote_ident, retry_transaction, utc_now
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
 from sqlops.plan import Plan, Statement
@@ -160,6 +163,7 @@ def refresh_daily(
     chunk_rows: int = 50_000,
     since: dt.date | None = None,
     stop: threading.Event | None = None,
+    throttle: Callable[[], object] | None = None,
 ) -> RollupOutcome:
     """Bring the rollup up to date (the caller holds the rollup lock)."""
     started = time.monotonic()
@@ -176,6 +180,8 @@ def refresh_daily(
         if stop is not None and stop.is_set():
             outcome.stopped = True
             break
+        if throttle is not None:
+            throttle()
         upper_rows = session.query(
             f"SELECT id FROM {src} WHERE id > %s AND id <= %s ORDER BY id LIMIT 1 OFFSET %s",
             (last, cap, max(1, chunk_rows) - 1),
@@ -326,7 +332,7 @@ def refresh_before_removal(
         where = f"{session.database}.{rollup.table}"
         lock = lock_name("rollup", session.database, rollup.table)
         with (
-            named_lock(session, lock, wait_seconds=60),
+            job_lock(session, lock, wait_seconds=60),
             recorded_run(settings, JOB, where, origin) as run,
         ):
             outcome = refresh_daily(session, rollup.source, rollup.table, chunk_rows=rollup.chunk_rows)
@@ -355,9 +361,15 @@ def run_rollup(
     with connect(config.database, maintenance=True) as session:
         where = f"{session.database}.{target}"
         lock = lock_name("rollup", session.database, target)
-        with named_lock(session, lock), recorded_run(config.database, JOB, where, origin) as run:
+        with job_lock(session, lock), recorded_run(config.database, JOB, where, origin) as run:
             outcome = refresh_daily(
-                session, source, target, chunk_rows=config.rollup.chunk_rows, since=since, stop=stop
+                session,
+                source,
+                target,
+                chunk_rows=config.rollup.chunk_rows,
+                since=since,
+                stop=stop,
+                throttle=replica_throttle(session, stop),
             )
             run.statements = outcome.chunks + outcome.days_rebuilt
             run.note(**outcome.summary())

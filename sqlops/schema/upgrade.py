@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlops.cluster.lag import replica_throttle
 from sqlops.db import Session, quote_ident, quote_string
 from sqlops.errors import PreconditionError
 from sqlops.online.copy import CopySpec, read_state
@@ -248,7 +249,7 @@ def run_upgrade(
     notes = (note,) if note else ()
     if analysis.needs_copy or analysis.unfinished_copy:
         spec = upgrade_spec(analysis, zone=zone, default_day=default_day, keep_old=keep_old)
-        result = run_online_copy(session, spec, progress=progress)  # type: ignore[arg-type]
+        result = run_online_copy(session, spec, progress=progress, throttle=replica_throttle(session))  # type: ignore[arg-type]
         return UpgradeOutcome(
             "online-copy",
             analysis,

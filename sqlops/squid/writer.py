@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pymysql
 
+from sqlops.cluster.failover import connect_healthy
 from sqlops.config import DatabaseConfig
-from sqlops.db import Session, connect, errno_of, quote_ident
+from sqlops.db import Session, errno_of, quote_ident
 from sqlops.errors import ConnectError, PreconditionError
 from sqlops.plan import tag
 from sqlops.private import open_private, private_dir
@@ -203,7 +204,7 @@ class LogWriter:
     def connect(self) -> Session:
         self.close()
         # Without autocommit a batch is LOAD DATA, UPDATE checkpoint, COMMIT: three round trips.
-        session = connect(self.settings, autocommit=False)
+        session = connect_healthy(self.settings, autocommit=False)  # database.hosts: fail-over
         try:
             self.columns = inspect_columns(session, self.table)
             self.mode = self._choose_mode(session)
