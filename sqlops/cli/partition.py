@@ -10,7 +10,7 @@ import click
 
 from sqlops.cli.app import AppContext, cli, nagios_plugin
 from sqlops.cli.output import copy_progress, emit_json, format_option, table
-from sqlops.errors import EXIT_OK, SqlopsError
+from sqlops.errors import EXIT_OK
 
 log = logging.getLogger("sqlops.partitions")
 
@@ -54,7 +54,7 @@ def migrate(
 
     Example: sqlops partition migrate --dry-run > migrate.sql
     """
-    from sqlops.partitions.migrate import JOB, migrate_table, plan_abort_migrate_for, plan_migrate_for
+    from sqlops.partitions.migrate import JOB, abort_migrate_plan_for, migrate_plan_for, migrate_table
     from sqlops.partitions.rotate import targets
     from sqlops.plan import render
 
@@ -63,9 +63,9 @@ def migrate(
     if dry_run:
         with app.connect(maintenance=True) as session:
             if abort:
-                plan = plan_abort_migrate_for(session, target)
+                plan = abort_migrate_plan_for(session, target)
             else:
-                plan = plan_migrate_for(
+                plan = migrate_plan_for(
                     session,
                     target,
                     config.database.time_zone,
@@ -250,7 +250,14 @@ def rotate(
 
     Example: sqlops partition rotate --dry-run > rotate.sql
     """
-    from sqlops.partitions.rotate import RotateIncomplete, plan_for, run_rotate, targets
+    from sqlops.partitions.rotate import (
+        RotateIncomplete,
+        TableRotate,
+        describe_rotate,
+        plan_for,
+        rotate_tables,
+        targets,
+    )
     from sqlops.plan import render
     from sqlops.rollup.daily import RollupTarget
     from sqlops.schema.inspect import table_exists
@@ -290,50 +297,21 @@ def rotate(
                 err=True,
             )
 
-    worst = EXIT_OK
-    for target in chosen:
-        try:
-            outcome = run_rotate(
-                config.database,
-                target,
-                split_catchall=split_catchall,
-                repair=repair,
-                before_execute=announce,
-                rollup=RollupTarget.from_config(config),
-            )
-        except RotateIncomplete as exc:
-            _report_rotate(exc.outcome)
-            click.echo(f"sqlops: error: {exc}", err=True)
-            worst = max(worst, exc.exit_code)
-            continue
-        except SqlopsError as exc:
-            if len(chosen) == 1:
-                raise
-            click.echo(f"sqlops: error: {target.table}: {exc}", err=True)
-            worst = max(worst, exc.exit_code)
-            continue
-        _report_rotate(outcome)
-    return worst
+    def report(entry: TableRotate) -> None:
+        if entry.outcome is not None:
+            click.echo(describe_rotate(entry.outcome))
+        if isinstance(entry.error, RotateIncomplete):
+            click.echo(f"sqlops: error: {entry.error}", err=True)
+        elif entry.error is not None and len(chosen) > 1:
+            click.echo(f"sqlops: error: {entry.table}: {entry.error}", err=True)
 
-
-def _report_rotate(outcome: Any) -> None:
-    rp = outcome.rotate_plan
-    if not outcome.executed and not rp.plan:
-        if rp.problems:
-            click.echo(
-                f"partition rotate of {outcome.target}: nothing done; it needs a decision (see stderr)"
-            )
-        else:
-            click.echo(f"partition rotate of {outcome.target}: nothing to do")
-        return
-    parts = [f"{len(outcome.executed)} statement(s) in {outcome.seconds:.2f} s"]
-    if rp.created:
-        parts.append("created " + ", ".join(rp.created))
-    if rp.archived:
-        parts.append("archived " + ", ".join(f"{p} -> {t}" for p, t in rp.archived))
-    if rp.dropped:
-        parts.append("dropped " + ", ".join(rp.dropped))
-    click.echo(f"partition rotate of {outcome.target}: " + "; ".join(parts))
+    run = rotate_tables(
+        config, chosen, split_catchall=split_catchall, repair=repair, before_execute=announce, on_table=report
+    )
+    (first,) = run.tables if len(run.tables) == 1 else (None,)
+    if first is not None and first.error is not None and not isinstance(first.error, RotateIncomplete):
+        raise first.error  # one table: the error boundary shows it with its why and fix
+    return run.exit_code
 
 
 @partition_group.command("check")
@@ -369,24 +347,17 @@ def check(
 
     Example: sqlops partition check --warning-days 20 --critical-days 7
     """
-    import dataclasses
+    from sqlops.partitions.rotate import targets
+    from sqlops.partitions.status import run_check
 
-    from sqlops.partitions.rotate import Target, targets
-    from sqlops.partitions.status import evaluate_check, inspect_status, validate_thresholds
-
-    config = app.config
-    chosen = []
-    for target in targets(config, table):
-        base = target.section
-        section = dataclasses.replace(
-            base,
-            headroom_warning_days=base.headroom_warning_days if warning_days is None else warning_days,
-            headroom_critical_days=base.headroom_critical_days if critical_days is None else critical_days,
-            max_run_age_hours=base.max_run_age_hours if max_age_hours is None else max_age_hours,
-        )
-        chosen.append(Target(target.table, section, target.policy))
-        validate_thresholds(chosen[-1])
-    with app.connect(zone_in_python=True) as session:
-        result = evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
+    thresholds = {
+        "headroom_warning_days": warning_days,
+        "headroom_critical_days": critical_days,
+        "max_run_age_hours": max_age_hours,
+    }
+    for target in targets(app.config, table):
+        for key, value in thresholds.items():
+            app.override(f"partitions.{target.table}.{key}", value)
+    result = run_check(app.config, table)
     click.echo(result.line)
     return result.code

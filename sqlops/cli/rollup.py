@@ -33,17 +33,14 @@ def refresh(app: AppContext, since: dt.datetime | None, dry_run: bool, fmt: str)
     Example: sqlops rollup refresh --since 2026-11-01
     """
     from sqlops.plan import render
-    from sqlops.rollup.daily import plan_refresh, run_rollup
+    from sqlops.rollup.daily import preview_rollup, run_rollup
 
     config = app.config
+    day = since.date() if since else None
     if dry_run:
-        with app.connect() as session:
-            source = config.rollup.source or config.schema.table
-            click.echo(
-                render(plan_refresh(session, source, config.rollup.table, config.rollup.chunk_rows)), nl=False
-            )
+        click.echo(render(preview_rollup(config, since=day)), nl=False)
         return 0
-    outcome = run_rollup(config, since=since.date() if since else None)
+    outcome = run_rollup(config, since=day)
     for note in outcome.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":

@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlops.db import Session
+from sqlops.config import Config
+from sqlops.db import Session, connect
 from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING, UsageError
 from sqlops.jobruns import recent_runs
 from sqlops.online.copy import read_state
@@ -165,7 +166,7 @@ def inspect_status(
         today=today,
         state=state,
         unfinished_copy=copy.job if copy else None,
-        runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}", create=False),
+        runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}"),
     )
 
 
@@ -282,3 +283,14 @@ def evaluate_check(statuses: list[TableStatus]) -> CheckResult:
     if perf:
         line += " | " + " ".join(perf)
     return CheckResult(code, line)
+
+
+def run_check(config: Config, table: str | None = None) -> CheckResult:
+    """`partition check`: validate the thresholds, inspect every target, one Nagios result."""
+    from sqlops.partitions.rotate import targets
+
+    chosen = targets(config, table)
+    for target in chosen:
+        validate_thresholds(target)
+    with connect(config.database, zone_in_python=True) as session:
+        return evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
