@@ -254,39 +254,25 @@ def rotate(
         RotateIncomplete,
         TableRotate,
         describe_rotate,
-        plan_for,
+        preview_rotate,
         rotate_tables,
         targets,
     )
     from sqlops.plan import render
-    from sqlops.rollup.daily import RollupTarget
-    from sqlops.schema.inspect import table_exists
 
     config = app.config
     chosen = targets(config, table)
     if today is not None and not dry_run:
         raise click.UsageError("--today only goes with --dry-run (a real run always uses the server's today)")
     if dry_run:
-        with app.connect(maintenance=True, zone_in_python=True) as session:
-            for target in chosen:
-                rp = plan_for(
-                    session,
-                    target,
-                    config.database.time_zone,
-                    today=today,
-                    split_catchall=split_catchall,
-                    repair=repair,
-                )
-                click.echo(render(rp.plan), nl=False)
-                rollup = RollupTarget.from_config(config)
-                if rp.removes_rows and rollup.source == target.table and table_exists(session, rollup.table):
-                    click.echo(
-                        f"sqlops: note: {target.table}: before removing {', '.join(rp.removes_rows)}, rotate "
-                        f"refreshes the rollup {rollup.table} so that their rows are counted",
-                        err=True,
-                    )
-                for problem in rp.problems:
-                    click.echo(f"sqlops: WARNING: {target.table}: {problem}", err=True)
+        for preview in preview_rotate(
+            config, chosen, today=today, split_catchall=split_catchall, repair=repair
+        ):
+            click.echo(render(preview.rotate_plan.plan), nl=False)
+            for note in preview.notes:
+                click.echo(f"sqlops: note: {preview.table}: {note}", err=True)
+            for problem in preview.warnings:
+                click.echo(f"sqlops: WARNING: {preview.table}: {problem}", err=True)
         return EXIT_OK
 
     def announce(rp: Any) -> None:

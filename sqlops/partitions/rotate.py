@@ -72,7 +72,7 @@ def refuse_during_copy(session: Session, table: str) -> None:
         )
 
 
-def plan_for(
+def rotate_plan_for(
     session: Session,
     target: Target,
     zone: str,
@@ -151,7 +151,7 @@ def run_rotate(
         with named_lock(session, lock), recorded_run(settings, ROTATE_JOB, where, origin) as run:
             refuse_during_copy(session, target.table)
             day = today or server_today(session, settings.time_zone)
-            rp = plan_for(
+            rp = rotate_plan_for(
                 session, target, settings.time_zone, today=day, split_catchall=split_catchall, repair=repair
             )
             for note in rp.plan.notes:
@@ -285,3 +285,44 @@ def rotate_tables(
         if on_table is not None:
             on_table(entry)
     return run
+
+
+@dataclass(frozen=True)
+class RotatePreview:
+    """What `partition rotate --dry-run` shows for one table: the plan and what to mention."""
+
+    table: str
+    rotate_plan: RotatePlan
+    notes: tuple[str, ...]  # e.g. the rollup refresh the run would do first
+    warnings: tuple[str, ...]  # the problems the run would stop at
+
+
+def preview_rotate(
+    config: Config,
+    chosen: list[Target],
+    *,
+    today: dt.date | None = None,
+    split_catchall: bool = False,
+    repair: bool = False,
+) -> list[RotatePreview]:
+    """Inspect and plan every target (read-only, no lock): the ``--dry-run`` of rotate."""
+    rollup = RollupTarget.from_config(config)
+    out = []
+    with connect(config.database, maintenance=True, zone_in_python=True) as session:
+        for target in chosen:
+            rp = rotate_plan_for(
+                session,
+                target,
+                config.database.time_zone,
+                today=today,
+                split_catchall=split_catchall,
+                repair=repair,
+            )
+            notes: tuple[str, ...] = ()
+            if rp.removes_rows and rollup.source == target.table and table_exists(session, rollup.table):
+                notes = (
+                    f"before removing {', '.join(rp.removes_rows)}, rotate refreshes the rollup "
+                    f"{rollup.table} so that their rows are counted",
+                )
+            out.append(RotatePreview(target.table, rp, notes, rp.problems))
+    return out

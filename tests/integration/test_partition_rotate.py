@@ -25,7 +25,7 @@ from support.servers import create_database, drop_database
 from sqlops.config import Config, PartitionTableConfig
 from sqlops.partitions.inspect import inspect_partitions
 from sqlops.partitions.months import add_months, month_start
-from sqlops.partitions.rotate import RotateIncomplete, Target, plan_for, run_rotate, targets
+from sqlops.partitions.rotate import RotateIncomplete, Target, rotate_plan_for, run_rotate, targets
 from sqlops.plan import execute
 
 D = dt.date
@@ -63,7 +63,7 @@ def test_rotate_premakes_by_splitting_the_catchall_and_is_idempotent(db) -> None
     with db.connect() as session:
         assert names(session) == ["pfirst", *(f"p2026m{m:02d}" for m in range(1, 6)), "pcatchall"]
         assert partition_rows(session)["p2026m02"] == 5
-        again = plan_for(session, target(premake_months=2), "+00:00", today=D(2026, 3, 15))
+        again = rotate_plan_for(session, target(premake_months=2), "+00:00", today=D(2026, 3, 15))
         assert not again.plan
         run = session.query_dicts("SELECT job, status, statements, origin FROM sqlops_job_runs")
     assert run == [{"job": "partition-rotate", "status": "ok", "statements": 1, "origin": "cli"}]
@@ -79,7 +79,7 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
         # full partitions right after migrate): the plan says which is which.
         reasons = [
             s.reason
-            for s in plan_for(
+            for s in rotate_plan_for(
                 session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
             ).plan.statements
         ]
@@ -107,7 +107,7 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
             "AND TABLE_NAME = 'access_log_2025m09'"
         )
         assert "partitioned" not in (options or "").lower()
-        assert not plan_for(
+        assert not rotate_plan_for(
             session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
         ).plan
 
@@ -328,9 +328,9 @@ def test_property_rotate_again_plans_nothing_and_the_layout_has_no_gaps(
         for advance, per_day in steps:
             today += dt.timedelta(days=advance)
             with connect(settings_) as session:
-                rp = plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
+                rp = rotate_plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
                 execute(session, rp.plan, allow_destructive=section.allow_destructive)
-                again = plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
+                again = rotate_plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
                 assert not again.plan, f"second plan on {today}: {[s.sql for s in again.plan.statements]}"
                 state = inspect_partitions(session, "access_log", "date_day")
                 cutoff = None
