@@ -46,14 +46,5 @@ def refresh(app: AppContext, since: dt.datetime | None, dry_run: bool, fmt: str)
     if fmt == "json":
         emit_json({**outcome.summary(), "seconds": round(outcome.seconds, 3), "notes": outcome.notes})
         return 0
-    days = f", {outcome.days_rebuilt} day(s) recomputed" if since else ""
-    if not outcome.rows_read:
-        read = f"no new rows in {outcome.source} (counted up to id {outcome.last_id})"
-    else:
-        read = (
-            f"{outcome.rows_read} new row(s) of {outcome.source} (ids {outcome.last_id_before + 1}.."
-            f"{outcome.last_id}) in {outcome.chunks} chunk(s)"
-        )
-    stopped = " (stopped early)" if outcome.stopped else ""
-    click.echo(f"rollup refresh of {outcome.target}: {read}{days}, {outcome.seconds:.2f} s{stopped}")
+    click.echo(outcome.describe(since=since is not None))
     return 0

@@ -365,6 +365,23 @@ class MigrateOutcome:
     resumed: bool = False
     statements: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One line for the terminal."""
+        if self.action == "aborted" and not self.statements:
+            return f"partition migrate --abort: nothing to abort; no unfinished migrate of {self.table}"
+        if self.action == "aborted":
+            return (
+                f"partition migrate aborted: {len(self.statements)} statement(s); {self.table} is untouched"
+            )
+        if self.action == "none":
+            rotate = "`sqlops partition rotate`"
+            return f"{self.table} is already partitioned by month; keep it current with {rotate}"
+        return (
+            f"partition migrate of {self.table}: {self.action}, {self.partitions} partitions, "
+            f"{self.rows_copied} row(s) copied, {self.verified_rows} verified, {self.seconds:.1f} s"
+            + (" (resumed)" if self.resumed else "")
+        )
+
 
 def run_migrate(
     session: Session,
@@ -444,6 +461,21 @@ def migrate_plan_for(
         premake_months=target.policy.premake_months,
         keep_old=keep_old,
     )
+
+
+def preview_migrate(
+    settings: DatabaseConfig,
+    target: Target,
+    *,
+    method: Method = "online",
+    keep_old: bool = False,
+    abort: bool = False,
+) -> Plan:
+    """What `migrate_table` (or its `abort`) would send now (read-only, no lock): ``--dry-run``."""
+    with connect(settings, maintenance=True) as session:
+        if abort:
+            return abort_migrate_plan_for(session, target)
+        return migrate_plan_for(session, target, settings.time_zone, method=method, keep_old=keep_old)
 
 
 def migrate_table(

@@ -112,6 +112,19 @@ class RollupOutcome:
     # The steps run, as rendered (what --dry-run printed, a chunked merge once).
     statements: list[str] = field(default_factory=list)
 
+    def describe(self, *, since: bool = False) -> str:
+        """One line for the terminal (`since`: the run recomputed days)."""
+        days = f", {self.days_rebuilt} day(s) recomputed" if since else ""
+        if not self.rows_read:
+            read = f"no new rows in {self.source} (counted up to id {self.last_id})"
+        else:
+            read = (
+                f"{self.rows_read} new row(s) of {self.source} (ids {self.last_id_before + 1}.."
+                f"{self.last_id}) in {self.chunks} chunk(s)"
+            )
+        stopped = " (stopped early)" if self.stopped else ""
+        return f"rollup refresh of {self.target}: {read}{days}, {self.seconds:.2f} s{stopped}"
+
     def summary(self) -> dict[str, object]:
         return {
             "source": self.source,
