@@ -279,7 +279,9 @@ def rotate_tables(
         except SqlopsError as exc:
             entry.error = exc
         except Exception as exc:  # a bug must not stop the other tables or the scheduler
-            log.exception("rotate of %s failed unexpectedly", target.table)
+            # The traceback goes to the service log; on the terminal only with --debug.
+            trace = origin != "cli" or log.isEnabledFor(logging.DEBUG)
+            log.error("rotate of %s failed unexpectedly", target.table, exc_info=trace)
             entry.error = SqlopsError(f"rotate of {target.table} failed unexpectedly: {exc!r}")
         run.tables.append(entry)
         if on_table is not None:

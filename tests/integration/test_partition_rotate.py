@@ -400,3 +400,27 @@ def test_rotate_status_and_check_work_with_a_named_zone_without_the_servers_zone
     assert report["time_zone"] == "Pacific/Kiritimati" and report["headroom_days"] > 0
     check = sqlops("--dsn", db.dsn, "partition", "check", config=config)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_rotate_tables_goes_on_after_a_failed_table_and_skips_a_locked_one(db) -> None:  # type: ignore[no-untyped-def]
+    """The one multi-table policy the CLI and the scheduler share."""
+    import dataclasses
+
+    from sqlops.db import named_lock
+    from sqlops.partitions.rotate import partition_lock, rotate_tables
+
+    with db.connect() as session:
+        create_log_table(session)
+        partition_like_migrate(session, "access_log", D(2025, 10, 1), D(2025, 12, 1), premake=1)
+    sections = {"access_log": PartitionTableConfig(premake_months=1), "a_missing": PartitionTableConfig()}
+    config = dataclasses.replace(Config(), database=db.settings(), partitions=sections)
+    run = rotate_tables(config)
+    by = {t.table: t for t in run.tables}
+    assert [t.table for t in run.tables] == ["a_missing", "access_log"]  # the failure came first
+    assert by["a_missing"].failed and "does not exist" in by["a_missing"].error.what  # type: ignore[union-attr]
+    assert by["access_log"].error is None and by["access_log"].outcome is not None
+    assert run.failed == 1 and run.exit_code == 1
+    with db.connect() as session, named_lock(session, partition_lock(session, "access_log")):
+        locked = rotate_tables(config, targets(config, "access_log"))
+    (entry,) = locked.tables
+    assert entry.skipped and not entry.failed and locked.failed == 0 and locked.exit_code == 4
