@@ -183,7 +183,7 @@ def recent_runs(
     target: str | None = None,
     statuses: Collection[str] | None = None,
     limit: int = 20,
-    create: bool = True,
+    create: bool = False,
 ) -> list[dict[str, Any]]:
     """Runs, newest first. With ``create=False`` a missing table means no runs, so read-only
     (monitoring) accounts can call it."""

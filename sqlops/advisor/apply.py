@@ -22,7 +22,8 @@ import re
 from collections.abc import Sequence
 
 from sqlops.advisor.model import DropAdvice, IndexAdvice
-from sqlops.db import ServerInfo, Session, lock_name, named_lock, qualified, quote_ident
+from sqlops.cluster.guard import job_lock
+from sqlops.db import ServerInfo, Session, lock_name, qualified, quote_ident
 from sqlops.plan import ExecutionResult, LockWait, Plan, Statement, execute
 
 JOB = "advise"
@@ -119,5 +120,5 @@ def apply_plan(session: Session, plan: Plan, *, lock_wait: LockWait | None = Non
     )
     with contextlib.ExitStack() as stack:
         for schema_name, table in tables:
-            stack.enter_context(named_lock(session, lock_name(JOB, schema_name, table)))
+            stack.enter_context(job_lock(session, lock_name(JOB, schema_name, table)))
         return execute(session, plan, lock_wait=wait)

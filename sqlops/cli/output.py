@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+
+from sqlops.textfmt import table
+
+__all__ = ["copy_progress", "emit_json", "format_option", "log_options", "progress_enabled", "table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,33 +41,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return str(value)
-
-
-def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A plain left-aligned text table (numbers right-aligned)."""
-    body = [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in body:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-
-    def fmt(cells: Sequence[str], numeric: Sequence[bool]) -> str:
-        return "  ".join(
-            (c.rjust(w) if n else c.ljust(w)) for c, w, n in zip(cells, widths, numeric, strict=True)
-        ).rstrip()
-
-    numeric = [all(_is_number(r[i]) for r in body) and bool(body) for i in range(len(headers))]
-    lines = [fmt(list(headers), numeric), fmt(["-" * w for w in widths], numeric)]
-    lines += [fmt(r, numeric) for r in body]
-    return "\n".join(lines)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return text == ""
-    return True
 
 
 def progress_enabled() -> bool:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any
 
 import click
 
 from sqlops.cli.app import AppContext, cli, nagios_plugin
-from sqlops.cli.output import copy_progress, emit_json, format_option, table
-from sqlops.errors import EXIT_OK, SqlopsError
+from sqlops.cli.output import copy_progress, emit_json, format_option
+from sqlops.errors import EXIT_OK
 
 log = logging.getLogger("sqlops.partitions")
 
@@ -54,24 +55,15 @@ def migrate(
 
     Example: sqlops partition migrate --dry-run > migrate.sql
     """
-    from sqlops.partitions.migrate import JOB, migrate_table, plan_abort_migrate_for, plan_migrate_for
+    from sqlops.partitions.migrate import JOB, migrate_table, preview_migrate
     from sqlops.partitions.rotate import targets
     from sqlops.plan import render
 
     config = app.config
     (target,) = targets(config, table or config.schema.table)
+    chosen: Any = method
     if dry_run:
-        with app.connect(maintenance=True) as session:
-            if abort:
-                plan = plan_abort_migrate_for(session, target)
-            else:
-                plan = plan_migrate_for(
-                    session,
-                    target,
-                    config.database.time_zone,
-                    method=method,  # type: ignore[arg-type]
-                    keep_old=keep_old,
-                )
+        plan = preview_migrate(config.database, target, method=chosen, keep_old=keep_old, abort=abort)
         click.echo(render(plan), nl=False)
         return EXIT_OK
 
@@ -86,28 +78,13 @@ def migrate(
         outcome = migrate_table(
             config.database,
             target,
-            method=method,  # type: ignore[arg-type]
+            method=chosen,
             keep_old=keep_old,
             abort=abort,
             progress=progress,
             before_alter=announce,
         )
-    if outcome.action == "aborted" and not outcome.statements:
-        click.echo(f"partition migrate --abort: nothing to abort; no unfinished migrate of {target.table}")
-    elif outcome.action == "aborted":
-        click.echo(
-            f"partition migrate aborted: {len(outcome.statements)} statement(s); {target.table} is untouched"
-        )
-    elif outcome.action == "none":
-        click.echo(
-            f"{outcome.table} is already partitioned by month; keep it current with `sqlops partition rotate`"
-        )
-    else:
-        click.echo(
-            f"partition migrate of {outcome.table}: {outcome.action}, {outcome.partitions} partitions, "
-            f"{outcome.rows_copied} row(s) copied, {outcome.verified_rows} verified, {outcome.seconds:.1f} s"
-            + (" (resumed)" if outcome.resumed else "")
-        )
+    click.echo(outcome.summary())
     return EXIT_OK
 
 
@@ -122,7 +99,7 @@ def status(app: AppContext, table: str | None, fmt: str) -> int:
     Example: sqlops partition status --format json
     """
     from sqlops.partitions.rotate import targets
-    from sqlops.partitions.status import inspect_status
+    from sqlops.partitions.status import inspect_status, status_text
 
     config = app.config
     with app.connect(zone_in_python=True) as session:
@@ -132,78 +109,6 @@ def status(app: AppContext, table: str | None, fmt: str) -> int:
     else:
         click.echo("\n\n".join(status_text(r) for r in reports))
     return EXIT_OK
-
-
-def status_text(report: Any) -> str:
-    from sqlops.partitions.status import describe_run
-
-    state = report.state
-    lines = [f"{report.name} (column {report.target.column}, today {report.today} in {report.zone})"]
-    if state is None:
-        return lines[0] + "\n  the table does not exist"
-    if not state.partitioned:
-        lines.append(f"  not partitioned: sqlops partition migrate --table {report.target.table}")
-    elif not state.managed:
-        lines.append(f"  partitioned by {state.expression!r}, not monthly on {report.target.column}")
-    else:
-        lines.append(f"  policy: {report.target.policy.describe()}")
-        catchall = state.catchall
-        if catchall is None:
-            days, bound = report.headroom_days, state.last_bound
-            lines.append(f"  headroom: {days} day(s); NO catch-all: inserts after {bound} fail")
-        else:
-            days, bound = report.headroom_days, state.last_bound
-            lines.append(f"  headroom: {days} day(s): rows land in {catchall.name} from {bound}")
-            if catchall.has_rows and state.catchall_range:
-                low, high = state.catchall_range
-                lines.append(
-                    f"  catch-all {catchall.name}: NOT EMPTY, {state.catchall_rows} row(s) dated "
-                    f"{low} to {high}; "
-                    f"split it with: sqlops partition rotate --table {report.target.table} --split-catchall"
-                )
-            else:
-                lines.append(f"  catch-all {catchall.name}: empty")
-        rows = []
-        for p in report.as_dict()["partitions"]:
-            rows.append(
-                (
-                    p["name"],
-                    p["kind"] + (" (expired)" if p["expired"] else ""),
-                    p["from"] or "",
-                    p["to"] or "MAXVALUE",
-                    "yes" if p["empty"] else "no",
-                    _rows_cell(p),
-                    f"{p['size_bytes'] / 1048576:.1f}",
-                )
-            )
-        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows", "MiB (est.)"])
-        lines += ["  " + line for line in body.splitlines()]
-        lines.append("  rows: exact where shown plain, ~ marks the server's estimate")
-        for p in report.as_dict()["partitions"]:
-            if p["anomaly"]:
-                lines.append(
-                    f"  WARNING: {p['anomaly']}; split it with: "
-                    f"sqlops partition rotate --table {report.target.table} --repair"
-                )
-    if state.archives:
-        names = [a.name + ("" if a.has_rows else " (empty)") for a in state.archives.values()]
-        lines.append("  archives: " + ", ".join(names))
-    if report.unfinished_copy:
-        lines.append(
-            f"  unfinished {report.unfinished_copy}: run it again to finish, or undo it with --abort"
-        )
-    lines.append("  last rotate: " + describe_run(report.last_run))
-    if report.last_ok is not None and report.last_ok is not report.last_run:
-        lines.append("  last successful rotate: " + describe_run(report.last_ok))
-    return "\n".join(lines)
-
-
-def _rows_cell(p: dict[str, Any]) -> str:
-    if p["rows_exact"]:
-        return str(p["rows"])
-    if not p["empty"] and not p["rows"]:
-        return "~? (stale estimate 0; ANALYZE TABLE refreshes it)"
-    return f"~{p['rows']}"
 
 
 def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
@@ -250,90 +155,59 @@ def rotate(
 
     Example: sqlops partition rotate --dry-run > rotate.sql
     """
-    from sqlops.partitions.rotate import RotateIncomplete, plan_for, run_rotate, targets
-    from sqlops.plan import render
-    from sqlops.rollup.daily import RollupTarget
-    from sqlops.schema.inspect import table_exists
+    from sqlops.partitions.rotate import RotateIncomplete, preview_rotate, rotate_tables, targets
 
     config = app.config
     chosen = targets(config, table)
     if today is not None and not dry_run:
         raise click.UsageError("--today only goes with --dry-run (a real run always uses the server's today)")
     if dry_run:
-        with app.connect(maintenance=True, zone_in_python=True) as session:
-            for target in chosen:
-                rp = plan_for(
-                    session,
-                    target,
-                    config.database.time_zone,
-                    today=today,
-                    split_catchall=split_catchall,
-                    repair=repair,
-                )
-                click.echo(render(rp.plan), nl=False)
-                rollup = RollupTarget.from_config(config)
-                if rp.removes_rows and rollup.source == target.table and table_exists(session, rollup.table):
-                    click.echo(
-                        f"sqlops: note: {target.table}: before removing {', '.join(rp.removes_rows)}, rotate "
-                        f"refreshes the rollup {rollup.table} so that their rows are counted",
-                        err=True,
-                    )
-                for problem in rp.problems:
-                    click.echo(f"sqlops: WARNING: {target.table}: {problem}", err=True)
+        previews = preview_rotate(config, chosen, today=today, split_catchall=split_catchall, repair=repair)
+        _print_rotate_previews(previews)
         return EXIT_OK
-
-    def announce(rp: Any) -> None:
-        if rp.lock_seconds is not None:
-            click.echo(
-                "partition rotate: splitting partitions that hold rows; "
-                f"writes wait about {rp.lock_seconds:.1f} s",
-                err=True,
-            )
-
-    worst = EXIT_OK
-    for target in chosen:
-        try:
-            outcome = run_rotate(
-                config.database,
-                target,
-                split_catchall=split_catchall,
-                repair=repair,
-                before_execute=announce,
-                rollup=RollupTarget.from_config(config),
-            )
-        except RotateIncomplete as exc:
-            _report_rotate(exc.outcome)
-            click.echo(f"sqlops: error: {exc}", err=True)
-            worst = max(worst, exc.exit_code)
-            continue
-        except SqlopsError as exc:
-            if len(chosen) == 1:
-                raise
-            click.echo(f"sqlops: error: {target.table}: {exc}", err=True)
-            worst = max(worst, exc.exit_code)
-            continue
-        _report_rotate(outcome)
-    return worst
+    run = rotate_tables(
+        config,
+        chosen,
+        split_catchall=split_catchall,
+        repair=repair,
+        before_execute=_announce_split,
+        on_table=functools.partial(_report_rotate, several=len(chosen) > 1),
+    )
+    (first,) = run.tables if len(run.tables) == 1 else (None,)
+    if first is not None and first.error is not None and not isinstance(first.error, RotateIncomplete):
+        raise first.error  # one table: the error boundary shows it with its why and fix
+    return run.exit_code
 
 
-def _report_rotate(outcome: Any) -> None:
-    rp = outcome.rotate_plan
-    if not outcome.executed and not rp.plan:
-        if rp.problems:
-            click.echo(
-                f"partition rotate of {outcome.target}: nothing done; it needs a decision (see stderr)"
-            )
-        else:
-            click.echo(f"partition rotate of {outcome.target}: nothing to do")
-        return
-    parts = [f"{len(outcome.executed)} statement(s) in {outcome.seconds:.2f} s"]
-    if rp.created:
-        parts.append("created " + ", ".join(rp.created))
-    if rp.archived:
-        parts.append("archived " + ", ".join(f"{p} -> {t}" for p, t in rp.archived))
-    if rp.dropped:
-        parts.append("dropped " + ", ".join(rp.dropped))
-    click.echo(f"partition rotate of {outcome.target}: " + "; ".join(parts))
+def _print_rotate_previews(previews: Any) -> None:
+    from sqlops.plan import render
+
+    for preview in previews:
+        click.echo(render(preview.rotate_plan.plan), nl=False)
+        for note in preview.notes:
+            click.echo(f"sqlops: note: {preview.table}: {note}", err=True)
+        for problem in preview.warnings:
+            click.echo(f"sqlops: WARNING: {preview.table}: {problem}", err=True)
+
+
+def _announce_split(rp: Any) -> None:
+    if rp.lock_seconds is not None:
+        click.echo(
+            "partition rotate: splitting partitions that hold rows; "
+            f"writes wait about {rp.lock_seconds:.1f} s",
+            err=True,
+        )
+
+
+def _report_rotate(entry: Any, *, several: bool) -> None:
+    from sqlops.partitions.rotate import RotateIncomplete, describe_rotate
+
+    if entry.outcome is not None:
+        click.echo(describe_rotate(entry.outcome))
+    if isinstance(entry.error, RotateIncomplete):
+        click.echo(f"sqlops: error: {entry.error}", err=True)
+    elif entry.error is not None and several:
+        click.echo(f"sqlops: error: {entry.table}: {entry.error}", err=True)
 
 
 @partition_group.command("check")
@@ -369,24 +243,17 @@ def check(
 
     Example: sqlops partition check --warning-days 20 --critical-days 7
     """
-    import dataclasses
+    from sqlops.partitions.rotate import targets
+    from sqlops.partitions.status import run_check
 
-    from sqlops.partitions.rotate import Target, targets
-    from sqlops.partitions.status import evaluate_check, inspect_status, validate_thresholds
-
-    config = app.config
-    chosen = []
-    for target in targets(config, table):
-        base = target.section
-        section = dataclasses.replace(
-            base,
-            headroom_warning_days=base.headroom_warning_days if warning_days is None else warning_days,
-            headroom_critical_days=base.headroom_critical_days if critical_days is None else critical_days,
-            max_run_age_hours=base.max_run_age_hours if max_age_hours is None else max_age_hours,
-        )
-        chosen.append(Target(target.table, section, target.policy))
-        validate_thresholds(chosen[-1])
-    with app.connect(zone_in_python=True) as session:
-        result = evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
+    thresholds = {
+        "headroom_warning_days": warning_days,
+        "headroom_critical_days": critical_days,
+        "max_run_age_hours": max_age_hours,
+    }
+    for target in targets(app.config, table):
+        for key, value in thresholds.items():
+            app.override(f"partitions.{target.table}.{key}", value)
+    result = run_check(app.config, table)
     click.echo(result.line)
     return result.code

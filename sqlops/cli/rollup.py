@@ -33,30 +33,18 @@ def refresh(app: AppContext, since: dt.datetime | None, dry_run: bool, fmt: str)
     Example: sqlops rollup refresh --since 2026-11-01
     """
     from sqlops.plan import render
-    from sqlops.rollup.daily import plan_refresh, run_rollup
+    from sqlops.rollup.daily import preview_rollup, run_rollup
 
     config = app.config
+    day = since.date() if since else None
     if dry_run:
-        with app.connect() as session:
-            source = config.rollup.source or config.schema.table
-            click.echo(
-                render(plan_refresh(session, source, config.rollup.table, config.rollup.chunk_rows)), nl=False
-            )
+        click.echo(render(preview_rollup(config, since=day)), nl=False)
         return 0
-    outcome = run_rollup(config, since=since.date() if since else None)
+    outcome = run_rollup(config, since=day)
     for note in outcome.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
         emit_json({**outcome.summary(), "seconds": round(outcome.seconds, 3), "notes": outcome.notes})
         return 0
-    days = f", {outcome.days_rebuilt} day(s) recomputed" if since else ""
-    if not outcome.rows_read:
-        read = f"no new rows in {outcome.source} (counted up to id {outcome.last_id})"
-    else:
-        read = (
-            f"{outcome.rows_read} new row(s) of {outcome.source} (ids {outcome.last_id_before + 1}.."
-            f"{outcome.last_id}) in {outcome.chunks} chunk(s)"
-        )
-    stopped = " (stopped early)" if outcome.stopped else ""
-    click.echo(f"rollup refresh of {outcome.target}: {read}{days}, {outcome.seconds:.2f} s{stopped}")
+    click.echo(outcome.describe(since=since is not None))
     return 0

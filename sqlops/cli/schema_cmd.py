@@ -151,43 +151,24 @@ def upgrade(
     """
     import datetime as dt
 
-    from sqlops.cluster.guard import job_lock
-    from sqlops.db import lock_name
-    from sqlops.jobruns import recorded_run
-    from sqlops.online.copy import abort_online_copy
-    from sqlops.schema.upgrade import JOB, analyse_upgrade, plan_upgrade, run_upgrade, upgrade_spec
+    from sqlops.schema.upgrade import analyse_upgrade, upgrade_plan, upgrade_table
 
     app.override("schema.table", table)
     config = app.config
-    name, zone = config.schema.table, config.database.time_zone
+    name = config.schema.table
     day = default_day.date() if isinstance(default_day, dt.datetime) else None
-    with app.connect(maintenance=True) as session:
-        target = f"{session.database}.{name}"
-        analysis = analyse_upgrade(session, name)
-        if dry_run:
-            plan = plan_upgrade(session, analysis, zone=zone, default_day=day, keep_old=keep_old)
-            click.echo(render(plan), nl=False)
-            return 0
-        with job_lock(session, lock_name(JOB, session.database, name)):
-            if abort:
-                spec = upgrade_spec(analysis, zone=zone, default_day=day, keep_old=keep_old)
-                sent = abort_online_copy(session, spec)
-                click.echo(f"schema upgrade aborted: {len(sent)} statement(s); {name} is untouched")
-                return 0
-            if analysis.up_to_date and not analysis.unfinished_copy:
-                click.echo(f"{target} is up to date")
-                return 0
-            with recorded_run(config.database, JOB, target) as run, copy_progress(name) as progress:
-                outcome = run_upgrade(
-                    session, analysis, zone=zone, default_day=day, keep_old=keep_old, progress=progress
-                )
-                run.statements = len(outcome.statements)
-                run.note(action=outcome.action, rows_copied=outcome.rows_copied, resumed=outcome.resumed)
+    if dry_run:
+        with app.connect(maintenance=True) as session:
+            analysis = analyse_upgrade(session, name)
+            zone = config.database.time_zone
+            plan = upgrade_plan(session, analysis, zone=zone, default_day=day, keep_old=keep_old)
+        click.echo(render(plan), nl=False)
+        return 0
+    with copy_progress(name) as progress:
+        outcome = upgrade_table(
+            config.database, name, default_day=day, keep_old=keep_old, abort=abort, progress=progress
+        )
     for note in outcome.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(
-        f"schema upgrade of {target}: {outcome.action}, {len(outcome.statements)} statement(s), "
-        f"{outcome.rows_copied} row(s) copied, {outcome.verified_rows} verified, {outcome.seconds:.1f} s"
-        + (" (resumed)" if outcome.resumed else "")
-    )
+    click.echo(outcome.summary())
     return 0

@@ -14,7 +14,7 @@ import click
 
 from sqlops.cli.app import AppContext, cli, nagios_plugin
 from sqlops.cli.output import emit_json, format_option, table
-from sqlops.errors import ConnectError, PreconditionError, UsageError
+from sqlops.errors import PreconditionError, UsageError
 
 log = logging.getLogger("sqlops.tune")
 
@@ -115,28 +115,13 @@ def check(
 
     machine = _machine(root_dir)
     chosen, source = _profile(app, profile, machine)
-    try:
-        with _session(app, chosen, use_db) as session:
-            report = checks.run(machine, chosen, profile_source=source, session=session)
-    except ConnectError as exc:  # the other checks still run; the slow-log item is UNKNOWN
-        report = checks.run(machine, chosen, profile_source=source, server_error=exc.what)
+    report = checks.run_with_server(
+        machine, chosen, profile_source=source, session_for=lambda: _session(app, chosen, use_db)
+    )
     if fmt == "json":
         emit_json(report.to_json())
-        return report.exit_code
-    click.echo(report.status_line())
-    files = ", ".join(report.profile_files)
-    click.echo(f"profile {report.profile} ({report.profile_source}; {files}), root {report.root}")
-    for f in report.findings:
-        observed = f.observed if f.observed is not None else "-"
-        expected = f" (expected {f.expected})" if f.expected else ""
-        click.echo(f"{f.status:<8} {f.title}: {observed}{expected}")
-        if verbose or f.status not in {"OK"}:
-            if f.reason:
-                click.echo(f"         why: {f.reason}")
-            if f.fact:
-                click.echo(f"         read: {f.fact}")
-            for url in f.sources:
-                click.echo(f"         see: {url}")
+    else:
+        click.echo(report.as_text(verbose=verbose))
     return report.exit_code
 
 

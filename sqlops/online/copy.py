@@ -13,25 +13,45 @@ insert for the whole copy (DESIGN.md §4). Instead:
 4. verify count and checksum of both tables in one consistent snapshot;
 5. ``RENAME TABLE t TO old, shadow TO t`` atomically, drop the triggers and the old table.
 
-Progress lives in ``sqlops_online_copy`` and each chunk commits its progress in the same
-transaction as its rows, so a crashed run resumes exactly where it stopped; ``abort`` drops the
-triggers and the shadow and leaves the original untouched. Every DDL goes through
-:func:`sqlops.plan.execute`, which waits for open transactions without queueing writers.
+The copy is a plan of typed steps (:mod:`sqlops.steps`): state write, DDL, state write (the
+cap), chunked copy, verify, swap, state write, DDL (clean-up), state write. ``--dry-run`` renders
+the steps :func:`copy_plan` returns and the run sends the same ones. Progress lives in
+``sqlops_online_copy`` and each chunk commits its progress in the same transaction as its rows,
+so a crashed run resumes exactly where it stopped: the plan is rebuilt from that progress and
+leaves out the steps already done. ``abort`` drops the triggers and the shadow and leaves the
+original untouched. Every DDL goes through :func:`sqlops.plan.execute`, which waits for open
+transactions without queueing writers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlops.db import Session, quote_ident, retry_transaction, utc_now
+from sqlops.db import Session, quote_ident, quote_string
 from sqlops.errors import PreconditionError
-from sqlops.plan import LockWait, Plan, Statement, execute
-from sqlops.schema.inspect import table_exists
-from sqlops.schema.state import ensure_state_table
+from sqlops.plan import Plan, Statement
+from sqlops.schema.inspect import existing_tables, inspect_table
+from sqlops.schema.model import Table
+from sqlops.schema.state import state_table_statement
+from sqlops.steps import (
+    HIGH,
+    LOW,
+    ROWS,
+    Chunked,
+    ChunkProgress,
+    ChunkSizing,
+    Ddl,
+    StateWrite,
+    Step,
+    StepHooks,
+    Swap,
+    Verify,
+    render_steps,
+    run_steps,
+)
 
 log = logging.getLogger("sqlops.online")
 
@@ -84,13 +104,7 @@ def _short(name: str) -> str:
     return name[:50] + "_" + hashlib.sha1(name.encode()).hexdigest()[:13]
 
 
-@dataclass
-class CopyProgress:
-    cap: int
-    copied_up_to: int
-    rows_copied: int
-    chunk_rows: int
-    seconds: float
+CopyProgress = ChunkProgress
 
 
 @dataclass
@@ -107,21 +121,49 @@ class CopyResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Planning (pure once the live columns are known)
+# State
 
 
-def _source_columns(session: Session, table: str) -> list[str]:
-    return [
-        r[0]
-        for r in session.query(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (table,),
-        )
-    ]
+@dataclass(frozen=True)
+class CopyState:
+    job: str
+    shadow: str
+    old: str
+    phase: str
+    spec_hash: str
+    cap: int | None
+    copied_up_to: int
+    rows_copied: int
 
 
-def _copied_columns(spec: CopySpec, source: list[str]) -> list[tuple[str, str]]:
+def read_state(session: Session, table: str) -> CopyState | None:
+    if STATE_TABLE not in existing_tables(session):
+        return None
+    rows = session.query(
+        f"SELECT job, shadow_name, old_name, phase, spec_hash, cap_id, copied_up_to, rows_copied "
+        f"FROM {STATE_TABLE} WHERE table_name = %s",
+        (table,),
+    )
+    if not rows:
+        return None
+    job, shadow, old, phase, spec_hash, cap, copied, rows_copied = rows[0]
+    return CopyState(
+        job,
+        shadow,
+        old,
+        phase,
+        spec_hash,
+        None if cap is None else int(cap),
+        int(copied),
+        int(rows_copied),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Steps (pure once the live table is known)
+
+
+def _copied_columns(spec: CopySpec, source: tuple[str, ...]) -> list[tuple[str, str]]:
     """(shadow column, expression over {row}) for every column the shadow receives."""
     computed = dict(spec.computed)
     out = [(c, computed.pop(c, f"{{row}}.{quote_ident(c)}")) for c in source]
@@ -137,7 +179,15 @@ def _column_list(columns: list[tuple[str, str]]) -> str:
     return ", ".join(quote_ident(c) for c, _ in columns)
 
 
-def _setup_statements(spec: CopySpec, source: list[str]) -> list[Statement]:
+def _where_table(spec: CopySpec) -> str:
+    return f"WHERE table_name = {quote_string(spec.table)}"
+
+
+def _lock_tables(spec: CopySpec) -> tuple[str, ...]:
+    return (spec.table, spec.shadow, spec.old)
+
+
+def _setup_statements(spec: CopySpec, source: tuple[str, ...]) -> list[Statement]:
     t, shadow = quote_ident(spec.table), quote_ident(spec.shadow)
     columns = _copied_columns(spec, source)
     names = _column_list(columns)
@@ -174,109 +224,240 @@ def _setup_statements(spec: CopySpec, source: list[str]) -> list[Statement]:
     return statements
 
 
-def _copy_statement(spec: CopySpec, source: list[str], low: str = "%s", high: str = "%s") -> str:
-    """Copy the key range (low, high]; rows the triggers already wrote are left as they are."""
+def _record_start(spec: CopySpec) -> StateWrite:
+    values = ", ".join(
+        quote_string(v) for v in (spec.table, spec.job, spec.shadow, spec.old, "copying", spec.fingerprint)
+    )
+    return StateWrite(
+        (
+            Statement(
+                f"DELETE FROM {STATE_TABLE} {_where_table(spec)}", "forget an earlier copy of this table"
+            ),
+            Statement(
+                f"INSERT INTO {STATE_TABLE} (table_name, job, shadow_name, old_name, phase, spec_hash, "
+                f"copied_up_to, rows_copied, started_at, updated_at) "
+                f"VALUES ({values}, 0, 0, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+                "record the copy, so a crashed run resumes it",
+            ),
+        ),
+        what=f"recording the copy of {spec.table}",
+    )
+
+
+def _record_cap(spec: CopySpec) -> StateWrite:
+    key, t = quote_ident(spec.key), quote_ident(spec.table)
+    return StateWrite(
+        (
+            Statement(
+                f"UPDATE {STATE_TABLE} SET cap_id = (SELECT COALESCE(MAX({key}), 0) FROM {t}), "
+                f"updated_at = UTC_TIMESTAMP(3) {_where_table(spec)}",
+                "the copy stops at the highest id that existed once the triggers were in place "
+                "(higher ones are the triggers' to copy)",
+            ),
+        ),
+        what=f"recording the cap of the copy of {spec.table}",
+    )
+
+
+def _copy_step(spec: CopySpec, source: tuple[str, ...], low: int, rows_before: int) -> Chunked:
+    """Copy the key range (@sqlops_low, @sqlops_high]; rows the triggers already wrote are left
+    as they are, and only rows inserted by this chunk count (`key = key` on duplicates)."""
     columns = _copied_columns(spec, source)
-    key = quote_ident(spec.key)
-    return (
-        f"INSERT INTO {quote_ident(spec.shadow)} ({_column_list(columns)}) "
+    key, shadow = quote_ident(spec.key), quote_ident(spec.shadow)
+    copy = Statement(
+        f"INSERT INTO {shadow} ({_column_list(columns)}) "
         f"SELECT {_select_list(columns, 'src')} FROM {quote_ident(spec.table)} AS src "
-        f"WHERE src.{key} > {low} AND src.{key} <= {high} LOCK IN SHARE MODE "
-        f"ON DUPLICATE KEY UPDATE {key} = {quote_ident(spec.shadow)}.{key}"
+        f"WHERE src.{key} > {LOW} AND src.{key} <= {HIGH} LOCK IN SHARE MODE "
+        f"ON DUPLICATE KEY UPDATE {key} = {shadow}.{key}",
+        "copy the chunk's rows",
+    )
+    progress = (
+        Statement(f"SET {ROWS} = ROW_COUNT()", "rows this chunk inserted"),
+        Statement(
+            f"UPDATE {STATE_TABLE} SET copied_up_to = {HIGH}, rows_copied = rows_copied + {ROWS}, "
+            f"updated_at = UTC_TIMESTAMP(3) {_where_table(spec)}",
+            "commit the progress with the rows",
+        ),
+    )
+    return Chunked(
+        reason=f"copy the existing rows of {spec.table}",
+        table=spec.table,
+        key=spec.key,
+        low=low,
+        cap_sql=f"SELECT cap_id FROM {STATE_TABLE} {_where_table(spec)}",
+        statements=(copy, *progress),
+        sizing=ChunkSizing(spec.initial_chunk_rows, spec.max_chunk_rows, spec.chunk_seconds),
+        attempts=10,
+        rows_before=rows_before,
     )
 
 
-def _swap_statements(spec: CopySpec) -> list[Statement]:
+def _checksum_sql(table: str, expressions: list[str]) -> str:
+    # ISNULL() before each value keeps NULL and '' apart inside CONCAT_WS; SUM of CRC32 does
+    # not depend on row order.
+    parts = ", ".join(f"ISNULL({e}), {e}" for e in expressions)
+    return f"SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('#', {parts}))), 0) FROM {table} AS src"
+
+
+_BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"}
+_TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+
+
+def _comparable(expression: str, base_type: str | None) -> str:
+    """Both sides of the checksum as the same bytes: text in utf8mb4 whatever its charset on
+    either side (a latin1 column copied into utf8mb4 is equal), binary as hex."""
+    if base_type in _BINARY_TYPES:
+        return f"HEX({expression})"
+    if base_type in _TEXT_TYPES:
+        return f"CONVERT({expression} USING utf8mb4)"
+    return expression
+
+
+def _verify_step(spec: CopySpec, table: Table) -> Verify:
+    """Count and checksum both tables in one consistent snapshot (the triggers write in the
+    same transaction as the source change, so a snapshot sees both or neither). Each column is
+    compared by its source type (copies only widen within a type family); a computed column
+    has no source type and is compared as it is."""
+    columns = _copied_columns(spec, table.column_names)
+    computed = dict(spec.computed)
+
+    def kind(name: str) -> str | None:
+        col = table.column(name)
+        return None if name in computed or col is None else col.base_type
+
+    src_sql = _checksum_sql(
+        quote_ident(spec.table), [_comparable(e.format(row="src"), kind(c)) for c, e in columns]
+    )
+    dst_sql = _checksum_sql(
+        quote_ident(spec.shadow), [_comparable(f"src.{quote_ident(c)}", kind(c)) for c, _ in columns]
+    )
+    return Verify(f"the copy of {spec.table}", src_sql, dst_sql)
+
+
+def _swap_step(spec: CopySpec) -> Swap:
     t, shadow, old = quote_ident(spec.table), quote_ident(spec.shadow), quote_ident(spec.old)
-    out = [
-        Statement(f"RENAME TABLE {t} TO {old}, {shadow} TO {t}", "swap the tables atomically"),
-        *[
-            Statement(f"DROP TRIGGER IF EXISTS {quote_ident(spec.trigger(e))}", "remove the mirror trigger")
-            for e in ("ins", "upd", "del")
-        ],
+    return Swap(
+        (Statement(f"RENAME TABLE {t} TO {old}, {shadow} TO {t}", "swap the tables atomically"),),
+        _lock_tables(spec),
+    )
+
+
+def _record_phase(spec: CopySpec, phase: str) -> StateWrite:
+    return StateWrite(
+        (
+            Statement(
+                f"UPDATE {STATE_TABLE} SET phase = {quote_string(phase)}, updated_at = UTC_TIMESTAMP(3) "
+                f"{_where_table(spec)}",
+                "record the swap: a crash from here on only finishes the clean-up",
+            ),
+        ),
+        what=f"recording the swap of {spec.table}",
+    )
+
+
+def _cleanup_steps(spec: CopySpec, *, old_exists: bool) -> list[Step]:
+    drops = [
+        Statement(f"DROP TRIGGER IF EXISTS {quote_ident(spec.trigger(e))}", "remove the mirror trigger")
+        for e in ("ins", "upd", "del")
     ]
-    if not spec.keep_old:
-        out.append(Statement(f"DROP TABLE {old}", f"drop the old copy of {spec.table} (verified)"))
-    return out
+    if not spec.keep_old and old_exists:
+        drops.append(
+            Statement(f"DROP TABLE {quote_ident(spec.old)}", f"drop the old copy of {spec.table} (verified)")
+        )
+    return [Ddl(tuple(drops), _lock_tables(spec)), _forget(spec)]
 
 
-def plan_online_copy(session: Session, spec: CopySpec) -> Plan:
-    """The whole copy as a reviewable script (``--dry-run``). The chunked copy is shown as one
-    statement over the full key range; the run sends it in short chunks."""
-    source = _source_columns(session, spec.table)
-    if not source:
-        raise PreconditionError(f"table {spec.table!r} does not exist in {session.database!r}")
-    statements = _setup_statements(spec, source)
-    key = quote_ident(spec.key)
-    statements.append(
-        Statement(
-            f"SET @sqlops_cap = (SELECT MAX({key}) FROM {quote_ident(spec.table)})",
-            "the copy stops at the highest id that existed once the triggers were in place",
-        )
+def _forget(spec: CopySpec) -> StateWrite:
+    return StateWrite(
+        (Statement(f"DELETE FROM {STATE_TABLE} {_where_table(spec)}", f"forget the copy of {spec.table}"),),
+        what=f"forgetting the copy of {spec.table}",
     )
-    statements.append(
-        Statement(
-            _copy_statement(spec, source, "0", "@sqlops_cap"),
-            f"copy the existing rows; sqlops sends this in chunks of about {spec.chunk_seconds} s "
-            "each, committing its progress with every chunk",
-        )
-    )
-    statements += _swap_statements(spec)
-    notes = (
-        f"online copy of {spec.table}: writers keep working; rows they write are mirrored by triggers",
-        "the verification step (count + checksum in one consistent snapshot) runs before the swap",
-    )
-    return Plan(spec.job, f"{session.database}.{spec.table}", tuple(statements), notes)
 
 
 # --------------------------------------------------------------------------------------------
-# State
+# The plan: the steps still to run, from the recorded progress
 
 
 @dataclass(frozen=True)
-class CopyState:
+class CopyPlan:
     job: str
-    shadow: str
-    old: str
-    phase: str
-    spec_hash: str
-    cap: int | None
-    copied_up_to: int
-    rows_copied: int
+    target: str
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...]
+    resumed: bool
+    state: CopyState | None
+
+    def render(self) -> Plan:
+        return render_steps(self.job, self.target, self.steps, self.notes)
 
 
-def read_state(session: Session, table: str) -> CopyState | None:
-    if not table_exists(session, STATE_TABLE):
-        return None
-    rows = session.query(
-        f"SELECT job, shadow_name, old_name, phase, spec_hash, cap_id, copied_up_to, rows_copied "
-        f"FROM {STATE_TABLE} WHERE table_name = %s",
-        (table,),
-    )
-    if not rows:
-        return None
-    job, shadow, old, phase, spec_hash, cap, copied, rows_copied = rows[0]
-    return CopyState(
-        job,
-        shadow,
-        old,
-        phase,
-        spec_hash,
-        None if cap is None else int(cap),
-        int(copied),
-        int(rows_copied),
-    )
+def _mirror_triggers_present(spec: CopySpec, table: Table) -> bool:
+    wanted = {spec.trigger(e) for e in ("ins", "upd", "del")}
+    return wanted <= {name for name, _, _ in table.triggers}
 
 
-def _triggers_of(session: Session, table: str) -> set[str]:
-    return {
-        r[0]
-        for r in session.query(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() "
-            "AND EVENT_OBJECT_TABLE = %s",
-            (table,),
+def copy_plan(session: Session, spec: CopySpec) -> CopyPlan:
+    """Read the progress and the live table (read-only) and return the steps that run (or
+    finish) the copy: what ``--dry-run`` renders and :func:`run_online_copy` sends."""
+    present = existing_tables(session)
+    state = read_state(session, spec.table)
+    target = f"{session.database}.{spec.table}"
+    steps: list[Step] = []
+    if STATE_TABLE not in present:
+        steps.append(Ddl((state_table_statement(STATE_TABLE),)))
+    if state is not None and state.spec_hash != spec.fingerprint:
+        raise PreconditionError(
+            f"an unfinished {state.job} of {spec.table} with a different target exists",
+            why=f"{STATE_TABLE} has a copy in phase {state.phase!r} for another definition",
+            fix=f"finish it with the command that started it, or undo it with `--abort` ({state.job})",
         )
-    }
+    if state is not None and state.phase == "swapped":
+        steps += _cleanup_steps(spec, old_exists=spec.old in present)
+        return CopyPlan(
+            spec.job,
+            target,
+            tuple(steps),
+            (f"the copy of {spec.table} was swapped in: finishing",),
+            True,
+            state,
+        )
+    table = inspect_table(session, spec.table)
+    if table is None:
+        raise PreconditionError(f"table {spec.table!r} does not exist in {session.database!r}")
+    if table.column(spec.key) is None:
+        raise PreconditionError(f"table {spec.table!r} has no column {spec.key!r} to copy by")
+    source = table.column_names
+    resumed = state is not None and spec.shadow in present and _mirror_triggers_present(spec, table)
+    if resumed:
+        assert state is not None
+        low, before = state.copied_up_to, state.rows_copied
+    else:
+        if state is not None:
+            log.warning("an unfinished copy of %s lost its shadow or triggers; starting over", spec.table)
+            steps.append(Ddl(_abort_statements(spec, table, present), _lock_tables(spec)))
+        elif spec.shadow in present:
+            raise PreconditionError(
+                f"table {spec.shadow!r} exists but no copy is recorded for {spec.table}",
+                fix=f"drop it if it is a leftover (DROP TABLE {quote_ident(spec.shadow)}), then retry",
+            )
+        steps += [
+            _record_start(spec),
+            Ddl(tuple(_setup_statements(spec, source)), _lock_tables(spec)),
+            _record_cap(spec),
+        ]
+        low, before = 0, 0
+    steps += [
+        _copy_step(spec, source, low, before),
+        _verify_step(spec, table),
+        _swap_step(spec),
+        _record_phase(spec, "swapped"),
+        *_cleanup_steps(spec, old_exists=True),
+    ]
+    notes = (
+        f"online copy of {spec.table}: writers keep working; rows they write are mirrored by triggers",
+        *((f"resuming the copy at {spec.key} = {low}",) if resumed else ()),
+    )
+    return CopyPlan(spec.job, target, tuple(steps), notes, resumed, state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,242 +473,56 @@ def run_online_copy(
     *,
     progress: ProgressCallback | None = None,
     before_swap: Callable[[Session], None] | None = None,
-    throttle: Callable[[], object] | None = None,
+    throttle: Callable[[], None] | None = None,
+    plan: CopyPlan | None = None,
 ) -> CopyResult:
-    """Run (or resume) the copy to the end. `session` should be a maintenance session
-    (short lock_wait_timeout); the caller holds the job's named lock."""
-    started = time.monotonic()
-    ensure_state_table(session, STATE_TABLE)
-    state = read_state(session, spec.table)
-    resumed = False
-    sent: list[str] = []
-
-    if state is not None and state.spec_hash != spec.fingerprint:
-        raise PreconditionError(
-            f"an unfinished {state.job} of {spec.table} with a different target exists",
-            why=f"{STATE_TABLE} has a copy in phase {state.phase!r} for another definition",
-            fix=f"finish it with the command that started it, or undo it with `--abort` ({state.job})",
-        )
+    """Run (or resume) the copy to the end: the steps of :func:`copy_plan` (or `plan`, built
+    under the same lock). `session` should be a maintenance session (short lock_wait_timeout);
+    the caller holds the job's named lock. `throttle` is called before every chunk."""
+    plan = plan or copy_plan(session, spec)
+    if plan.resumed and plan.state is not None and plan.state.phase != "swapped":
+        log.info("resuming the copy of %s at %s = %s", spec.table, spec.key, plan.state.copied_up_to)
+    hooks = StepHooks(progress=progress, throttle=throttle, before_swap=before_swap)
+    done = run_steps(session, spec.job, plan.target, plan.steps, hooks=hooks)
+    state = plan.state
+    already = state.rows_copied if state is not None and plan.resumed else 0
     if state is not None and state.phase == "swapped":
-        _finish_after_swap(session, spec, sent)
-        return CopyResult(spec.table, state.rows_copied, state.cap or 0, 0.0, 0, True, 0, None, sent)
-
-    source = _source_columns(session, spec.table)
-    if not source:
-        raise PreconditionError(f"table {spec.table!r} does not exist in {session.database!r}")
-    if spec.key not in source:
-        raise PreconditionError(f"table {spec.table!r} has no column {spec.key!r} to copy by")
-
-    if state is not None and table_exists(session, spec.shadow) and _has_mirror_triggers(session, spec):
-        resumed = True
-        log.info("resuming the copy of %s at %s = %s", spec.table, spec.key, state.copied_up_to)
-    else:
-        if state is not None:
-            log.warning("an unfinished copy of %s lost its shadow or triggers; starting over", spec.table)
-            _drop_copy_objects(session, spec, sent)
-        elif table_exists(session, spec.shadow):
-            raise PreconditionError(
-                f"table {spec.shadow!r} exists but no copy is recorded for {spec.table}",
-                fix=f"drop it if it is a leftover (DROP TABLE {quote_ident(spec.shadow)}), then retry",
-            )
-        _record_start(session, spec)
-        _execute_ddl(session, spec, _setup_statements(spec, source), sent)
-        cap = session.scalar(f"SELECT MAX({quote_ident(spec.key)}) FROM {quote_ident(spec.table)}")
-        session.execute(
-            f"UPDATE {STATE_TABLE} SET cap_id = %s, updated_at = %s WHERE table_name = %s",
-            (int(cap or 0), utc_now(), spec.table),
+        return CopyResult(
+            spec.table, state.rows_copied, state.cap or 0, 0.0, 0, True, 0, None, done.statements
         )
-        state = read_state(session, spec.table)
-        assert state is not None
-
-    cap = state.cap or 0
-    chunks, rows_copied = _copy_chunks(session, spec, source, state, cap, started, progress, throttle)
-    verified = verify_copy(session, spec, source)
-    if before_swap:
-        before_swap(session)
-    _execute_ddl(session, spec, _swap_statements(spec)[:1], sent)
-    session.execute(
-        f"UPDATE {STATE_TABLE} SET phase = 'swapped', updated_at = %s WHERE table_name = %s",
-        (utc_now(), spec.table),
-    )
-    _finish_after_swap(session, spec, sent)
     return CopyResult(
         table=spec.table,
-        rows_copied=rows_copied,
-        cap=cap,
-        seconds=time.monotonic() - started,
-        chunks=chunks,
-        resumed=resumed,
-        verified_rows=verified,
+        rows_copied=already + done.rows,
+        cap=done.cap,
+        seconds=done.seconds,
+        chunks=done.chunks,
+        resumed=plan.resumed,
+        verified_rows=done.verified_rows,
         kept_old=spec.old if spec.keep_old else None,
-        statements=sent,
+        statements=done.statements,
     )
 
 
-def _execute_ddl(session: Session, spec: CopySpec, statements: list[Statement], sent: list[str]) -> None:
-    """Run engine DDL (triggers, RENAME) so that writers never queue behind it for longer than
-    `database.ddl_lock_wait` (see :class:`sqlops.plan.LockWait`)."""
-    result = execute(
-        session,
-        Plan(spec.job, spec.table, tuple(statements)),
-        allow_destructive=True,
-        lock_wait=LockWait.for_tables(session.settings, spec.table, spec.shadow, spec.old),
-    )
-    sent += [e.statement.sql for e in result.executed]
+# --------------------------------------------------------------------------------------------
+# Abort
 
 
-def _has_mirror_triggers(session: Session, spec: CopySpec) -> bool:
-    wanted = {spec.trigger(e) for e in ("ins", "upd", "del")}
-    return wanted <= _triggers_of(session, spec.table)
-
-
-def _record_start(session: Session, spec: CopySpec) -> None:
-    now = utc_now()
-    with session.transaction():
-        session.execute(f"DELETE FROM {STATE_TABLE} WHERE table_name = %s", (spec.table,))
-        session.execute(
-            f"INSERT INTO {STATE_TABLE} (table_name, job, shadow_name, old_name, phase, spec_hash, "
-            f"copied_up_to, rows_copied, started_at, updated_at) "
-            f"VALUES (%s, %s, %s, %s, 'copying', %s, 0, 0, %s, %s)",
-            (spec.table, spec.job, spec.shadow, spec.old, spec.fingerprint, now, now),
-        )
-
-
-def _copy_chunks(
-    session: Session,
-    spec: CopySpec,
-    source: list[str],
-    state: CopyState,
-    cap: int,
-    started: float,
-    progress: ProgressCallback | None,
-    throttle: Callable[[], object] | None = None,
-) -> tuple[int, int]:
-    """Copy (copied_up_to, cap] in chunks sized to take about `chunk_seconds` each."""
-    key, table = quote_ident(spec.key), quote_ident(spec.table)
-    copy_sql = _copy_statement(spec, source)
-    last, rows_copied = state.copied_up_to, state.rows_copied
-    chunk = spec.initial_chunk_rows
-    chunks = 0
-    # Locking reads in REPEATABLE READ take next-key locks, so a concurrent DELETE of a row
-    # being copied waits for the chunk and its trigger then removes the copied row.
-    session.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    while last < cap:
-        if throttle is not None:
-            throttle()  # e.g. wait while replicas lag (sqlops.cluster.lag)
-        upper_rows = session.query(
-            f"SELECT {key} FROM {table} WHERE {key} > %s AND {key} <= %s ORDER BY {key} LIMIT 1 OFFSET %s",
-            (last, cap, chunk - 1),
-        )
-        upper = int(upper_rows[0][0]) if upper_rows else cap
-        t0 = time.monotonic()
-        copied = _copy_one_chunk(session, spec, copy_sql, last, upper, rows_copied)
-        elapsed = time.monotonic() - t0
-        last, rows_copied, chunks = upper, rows_copied + copied, chunks + 1
-        # Aim each chunk at chunk_seconds: the writer's inserts can wait on the chunk's
-        # auto-increment and gap locks for that long, never more.
-        if elapsed > 0:
-            scale = max(0.5, min(2.0, spec.chunk_seconds / elapsed))
-            chunk = int(max(100, min(spec.max_chunk_rows, chunk * scale)))
-        if progress:
-            progress(CopyProgress(cap, last, rows_copied, chunk, time.monotonic() - started))
-    return chunks, rows_copied
-
-
-def _copy_one_chunk(session: Session, spec: CopySpec, copy_sql: str, low: int, high: int, before: int) -> int:
-    def work() -> int:
-        with session.raw.cursor() as cur:
-            # With `key = key` on duplicates, only rows inserted by this chunk count.
-            count = int(cur.execute(copy_sql, (low, high)))
-            cur.execute(
-                f"UPDATE {STATE_TABLE} SET copied_up_to = %s, rows_copied = %s, updated_at = %s "
-                f"WHERE table_name = %s",
-                (high, before + count, utc_now(), spec.table),
-            )
-        return count
-
-    return retry_transaction(session, work, what=f"chunk {low}..{high}", attempts=10)
-
-
-def _checksum_sql(table: str, expressions: list[str]) -> str:
-    # ISNULL() before each value keeps NULL and '' apart inside CONCAT_WS; SUM of CRC32 does
-    # not depend on row order.
-    parts = ", ".join(f"ISNULL({e}), {e}" for e in expressions)
-    return f"SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('#', {parts}))), 0) FROM {table} AS src"
-
-
-_BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"}
-_TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
-
-
-def _comparable(expression: str, data_type: str) -> str:
-    """Both sides of the checksum as the same bytes: text in utf8mb4 whatever its charset on
-    either side (a latin1 column copied into utf8mb4 is equal), binary as hex."""
-    if data_type in _BINARY_TYPES:
-        return f"HEX({expression})"
-    if data_type in _TEXT_TYPES:
-        return f"CONVERT({expression} USING utf8mb4)"
-    return expression
-
-
-def verify_copy(session: Session, spec: CopySpec, source: list[str]) -> int:
-    """Count and checksum both tables in one consistent snapshot (the triggers write in the
-    same transaction as the source change, so a snapshot sees both or neither)."""
-    columns = _copied_columns(spec, source)
-    types = dict(
-        session.query(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s",
-            (spec.shadow,),
-        )
-    )
-    src_sql = _checksum_sql(
-        quote_ident(spec.table), [_comparable(e.format(row="src"), types[c]) for c, e in columns]
-    )
-    dst_sql = _checksum_sql(
-        quote_ident(spec.shadow), [_comparable(f"src.{quote_ident(c)}", types[c]) for c, _ in columns]
-    )
-    (src_count, src_sum), (dst_count, dst_sum) = retry_transaction(
-        session,
-        lambda: (session.query(src_sql)[0], session.query(dst_sql)[0]),
-        what=f"verifying the copy of {spec.table}",
-        attempts=5,
-        start="START TRANSACTION WITH CONSISTENT SNAPSHOT",
-    )
-    if (src_count, src_sum) != (dst_count, dst_sum):
-        raise PreconditionError(
-            f"verification of the copy of {spec.table} failed: {src_count} rows (checksum {src_sum}) "
-            f"in the table, {dst_count} rows (checksum {dst_sum}) in the shadow",
-            why="something wrote to the shadow table, or a trigger was dropped during the copy",
-            fix="nothing was swapped; undo with --abort and run the command again",
-        )
-    log.info("verified %s rows of %s (checksum %s)", src_count, spec.table, src_sum)
-    return int(src_count)
-
-
-def _finish_after_swap(session: Session, spec: CopySpec, sent: list[str]) -> None:
-    statements = _swap_statements(spec)[1:]
-    if not table_exists(session, spec.old):
-        statements = [s for s in statements if not s.sql.startswith("DROP TABLE")]
-    _execute_ddl(session, spec, statements, sent)
-    session.execute(f"DELETE FROM {STATE_TABLE} WHERE table_name = %s", (spec.table,))
-
-
-def _drop_copy_objects(session: Session, spec: CopySpec, sent: list[str]) -> None:
-    plan = plan_abort_online_copy(session, spec)
-    _execute_ddl(session, spec, list(plan.statements), sent)
-
-
-def plan_abort_online_copy(session: Session, spec: CopySpec) -> Plan:
-    """The statements that undo an unfinished copy, for the objects that exist (read-only)."""
-    triggers = _triggers_of(session, spec.table)
+def _abort_statements(spec: CopySpec, table: Table | None, present: set[str]) -> tuple[Statement, ...]:
+    triggers = {name for name, _, _ in table.triggers} if table is not None else set()
     statements = [
         Statement(f"DROP TRIGGER IF EXISTS {quote_ident(spec.trigger(e))}", "remove the mirror trigger")
         for e in ("ins", "upd", "del")
         if spec.trigger(e) in triggers
     ]
-    if table_exists(session, spec.shadow):
+    if spec.shadow in present:
         statements.append(Statement(f"DROP TABLE IF EXISTS {quote_ident(spec.shadow)}", "remove the shadow"))
+    return tuple(statements)
+
+
+def abort_plan(session: Session, spec: CopySpec) -> Plan:
+    """The statements that undo an unfinished copy, for the objects that exist (read-only)."""
+    present = existing_tables(session)
+    statements = _abort_statements(spec, inspect_table(session, spec.table), present)
     state = read_state(session, spec.table)
     notes: tuple[str, ...] = ()
     if state is not None and state.phase == "swapped":
@@ -536,21 +531,22 @@ def plan_abort_online_copy(session: Session, spec: CopySpec) -> Plan:
         )
     elif not statements:
         notes = (f"nothing to abort: no unfinished copy of {spec.table}",)
-    return Plan(spec.job, spec.table, tuple(statements), notes)
+    return Plan(spec.job, spec.table, statements, notes)
 
 
 def abort_online_copy(session: Session, spec: CopySpec) -> list[str]:
     """Undo an unfinished copy: drop the triggers and the shadow, forget the progress. The
     original table is untouched. After the swap there is nothing to undo: finish instead.
-    Returns the statements sent (none when there was nothing to undo)."""
-    ensure_state_table(session, STATE_TABLE)
+    Returns the DDL sent (none when there was nothing to undo)."""
     state = read_state(session, spec.table)
-    sent: list[str] = []
     if state is not None and state.phase == "swapped":
         raise PreconditionError(
             f"the copy of {spec.table} was already swapped in; there is nothing left to abort",
             fix="run the command again without --abort to finish the clean-up",
         )
-    _drop_copy_objects(session, spec, sent)
-    session.execute(f"DELETE FROM {STATE_TABLE} WHERE table_name = %s", (spec.table,))
-    return sent
+    present = existing_tables(session)
+    drops = Ddl(_abort_statements(spec, inspect_table(session, spec.table), present), _lock_tables(spec))
+    steps: list[Step] = [Ddl((state_table_statement(STATE_TABLE),))] if STATE_TABLE not in present else []
+    steps += [drops, _forget(spec)] if drops.statements else [_forget(spec)]
+    run_steps(session, spec.job, spec.table, steps)
+    return [s.sql for s in drops.statements]

@@ -17,6 +17,7 @@ from typing import Literal
 
 from sqlops.db import Session, quote_ident
 from sqlops.partitions.months import from_days, today_in_zone
+from sqlops.schema.inspect import existing_tables, inspect_schema, inspect_table
 
 Scheme = Literal["none", "to_days", "columns", "other"]
 
@@ -135,11 +136,9 @@ def inspect_partitions(session: Session, table: str, column: str) -> PartitionSt
     )
     if not rows:
         return None
-    column_type = session.scalar(
-        "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-        "AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-        (table, column),
-    )
+    live = inspect_table(session, table)
+    live_column = live.column(column) if live is not None else None
+    column_type = live_column.base_type if live_column is not None else None
     method, expression = rows[0][2], rows[0][3]
     scheme = _scheme(method, expression, column)
     common = dict(
@@ -212,19 +211,13 @@ def _as_date(value: dt.date | dt.datetime) -> dt.date:
 
 def _archives(session: Session, table: str) -> dict[str, ArchiveInfo]:
     pattern = re.compile(re.escape(table) + r"_\d{4}m\d{2}$")
-    found = [
-        (name, options)
-        for name, options in session.query(
-            "SELECT TABLE_NAME, CREATE_OPTIONS FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE %s",
-            (table.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%m%",),
-        )
-        if pattern.match(name)
-    ]
+    names = sorted(name for name in existing_tables(session) if pattern.match(name))
+    found = inspect_schema(session, tables=names).tables
     out: dict[str, ArchiveInfo] = {}
-    for name, options in sorted(found):
+    for name in names:
         has_rows = bool(session.scalar(f"SELECT EXISTS(SELECT 1 FROM {quote_ident(name)})"))
-        out[name] = ArchiveInfo(name, has_rows, "partitioned" in (options or "").lower())
+        archive = found.get(name)
+        out[name] = ArchiveInfo(name, has_rows, archive is not None and archive.partitioned)
     return out
 
 

@@ -31,8 +31,8 @@ from sqlops.online.copy import (
     CopySpec,
     CopyState,
     abort_online_copy,
-    plan_abort_online_copy,
-    plan_online_copy,
+    abort_plan,
+    copy_plan,
     read_state,
     run_online_copy,
 )
@@ -121,13 +121,7 @@ def analyse_migrate(session: Session, table: str, column: str) -> MigrateAnalysi
             0
         ]
         oldest, newest = _day(low), _day(high)
-    unique = session.query(
-        "SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME) FROM information_schema.STATISTICS "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' "
-        "GROUP BY INDEX_NAME",
-        (table,),
-    )
-    blocking = tuple(sorted(name for name, cols in unique if column not in str(cols).split(",")))
+    blocking = tuple(sorted(i.name for i in live.secondary_indexes if i.unique and column not in i.columns))
     probe = _probe(table)
     mirrors = {probe.trigger(e) for e in ("ins", "upd", "del")}
     triggers = tuple(
@@ -338,7 +332,7 @@ def _notes(analysis: MigrateAnalysis, layout: tuple[PartitionSpec, ...]) -> tupl
     return tuple(notes)
 
 
-def plan_migrate(
+def migrate_plan(
     session: Session,
     analysis: MigrateAnalysis,
     *,
@@ -347,7 +341,10 @@ def plan_migrate(
     premake_months: int,
     keep_old: bool = False,
 ) -> Plan:
-    """What migrate would run, as a reviewable script (``--dry-run``)."""
+    """What migrate would run, as a reviewable script (``--dry-run``): for the online method the
+    steps of :func:`sqlops.online.copy.copy_plan`, read from the copy's progress."""
+    if analysis.copy_state is not None and analysis.copy_state.job == JOB:
+        method = "online"  # a resume (or finish) of the copy that was started
     refuse_if_unsafe(analysis, method)
     if analysis.done:
         return Plan(
@@ -356,7 +353,7 @@ def plan_migrate(
     layout = migrate_layout(analysis, today, premake_months)
     if method == "alter":
         return alter_plan(analysis, layout)
-    plan = plan_online_copy(session, migrate_spec(analysis, layout, keep_old=keep_old))
+    plan = copy_plan(session, migrate_spec(analysis, layout, keep_old=keep_old)).render()
     return Plan(JOB, plan.target, plan.statements, plan.notes + _notes(analysis, layout))
 
 
@@ -371,6 +368,23 @@ class MigrateOutcome:
     resumed: bool = False
     statements: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One line for the terminal."""
+        if self.action == "aborted" and not self.statements:
+            return f"partition migrate --abort: nothing to abort; no unfinished migrate of {self.table}"
+        if self.action == "aborted":
+            return (
+                f"partition migrate aborted: {len(self.statements)} statement(s); {self.table} is untouched"
+            )
+        if self.action == "none":
+            rotate = "`sqlops partition rotate`"
+            return f"{self.table} is already partitioned by month; keep it current with {rotate}"
+        return (
+            f"partition migrate of {self.table}: {self.action}, {self.partitions} partitions, "
+            f"{self.rows_copied} row(s) copied, {self.verified_rows} verified, {self.seconds:.1f} s"
+            + (" (resumed)" if self.resumed else "")
+        )
+
 
 def run_migrate(
     session: Session,
@@ -381,6 +395,7 @@ def run_migrate(
     premake_months: int,
     keep_old: bool = False,
     progress: Callable[[Any], None] | None = None,
+    throttle: Callable[[], None] | None = None,
 ) -> MigrateOutcome:
     """Partition the table (the caller holds the partition lock and records the run)."""
     if analysis.copy_state is not None and analysis.copy_state.job == JOB:
@@ -398,8 +413,9 @@ def run_migrate(
             seconds=result.seconds,
             statements=[e.statement.sql for e in result.executed],
         )
-    spec = migrate_spec(analysis, layout, keep_old=keep_old)
-    copy = run_online_copy(session, spec, progress=progress, throttle=replica_throttle(session))
+    copy = run_online_copy(
+        session, migrate_spec(analysis, layout, keep_old=keep_old), progress=progress, throttle=throttle
+    )
     return MigrateOutcome(
         "online-copy",
         analysis.table,
@@ -427,20 +443,20 @@ def abort_migrate(session: Session, analysis: MigrateAnalysis) -> list[str]:
     return abort_online_copy(session, _probe(analysis.table))
 
 
-def plan_abort_migrate_for(session: Session, target: Target) -> Plan:
+def abort_migrate_plan_for(session: Session, target: Target) -> Plan:
     """What `--abort` would send (read-only), for ``--abort --dry-run``."""
     analysis = analyse_migrate(session, target.table, target.column)
     _refuse_foreign_copy(analysis)
-    plan = plan_abort_online_copy(session, _probe(target.table))
+    plan = abort_plan(session, _probe(target.table))
     return Plan(JOB, plan.target, plan.statements, plan.notes)
 
 
-def plan_migrate_for(
+def migrate_plan_for(
     session: Session, target: Target, zone: str, *, method: Method, keep_old: bool = False
 ) -> Plan:
     """Inspect and plan (read-only), for ``--dry-run``."""
     analysis = analyse_migrate(session, target.table, target.column)
-    return plan_migrate(
+    return migrate_plan(
         session,
         analysis,
         method=method,
@@ -448,6 +464,21 @@ def plan_migrate_for(
         premake_months=target.policy.premake_months,
         keep_old=keep_old,
     )
+
+
+def preview_migrate(
+    settings: DatabaseConfig,
+    target: Target,
+    *,
+    method: Method = "online",
+    keep_old: bool = False,
+    abort: bool = False,
+) -> Plan:
+    """What `migrate_table` (or its `abort`) would send now (read-only, no lock): ``--dry-run``."""
+    with connect(settings, maintenance=True) as session:
+        if abort:
+            return abort_migrate_plan_for(session, target)
+        return migrate_plan_for(session, target, settings.time_zone, method=method, keep_old=keep_old)
 
 
 def migrate_table(
@@ -490,6 +521,7 @@ def migrate_table(
                     premake_months=target.policy.premake_months,
                     keep_old=keep_old,
                     progress=progress,
+                    throttle=replica_throttle(session),
                 )
                 run.statements = len(outcome.statements)
                 run.note(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlops.config import PartitionTableConfig
 from sqlops.errors import ConfigError, PreconditionError
@@ -237,16 +237,55 @@ def rows_to_count(state: PartitionState, policy: Policy, today: dt.date) -> list
     return sorted(names)
 
 
-def plan_rotate(
-    state: PartitionState,
-    policy: Policy,
-    today: dt.date,
-    *,
-    split_catchall: bool = False,
-    repair: bool = False,
-    job: str = ROTATE_JOB,
-) -> RotatePlan:
-    """Premake and retention for one table, from its inspected state."""
+@dataclass
+class _Draft:
+    """A rotate plan being built, phase by phase (repair, premake, retention)."""
+
+    state: PartitionState
+    policy: Policy
+    today: dt.date
+    scheme: ddl.Scheme
+    statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    archived: list[tuple[str, str]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    lock_seconds: float | None = None
+    taken: set[str] = field(default_factory=set)
+
+    @property
+    def current(self) -> dt.date:
+        return month_start(self.today)
+
+    @property
+    def cutoff(self) -> dt.date | None:
+        if self.policy.retention_months is None:
+            return None
+        return add_months(self.current, -self.policy.retention_months)
+
+    def plan(self, job: str) -> RotatePlan:
+        state = self.state
+        plan = Plan(
+            job,
+            state.table,
+            tuple(self.statements),
+            tuple(self.notes + [f"problem: {p}" for p in self.problems]),
+        )
+        holding = {p.name for p in state.partitions if p.has_rows}
+        removes = tuple(n for n in [*(p for p, _ in self.archived), *self.dropped] if n in holding)
+        return RotatePlan(
+            plan,
+            tuple(self.problems),
+            self.lock_seconds,
+            tuple(self.created),
+            tuple(self.archived),
+            tuple(self.dropped),
+            removes,
+        )
+
+
+def _refuse_unmanaged(state: PartitionState) -> None:
     if not state.partitioned:
         raise PreconditionError(
             f"{state.table} is not partitioned",
@@ -258,94 +297,90 @@ def plan_rotate(
             why="rotate only maintains RANGE (TO_DAYS(column)) or RANGE COLUMNS (column) layouts",
             fix=f"set partitions.{state.table}.column to the partitioning column, or repartition the table",
         )
-    scheme: ddl.Scheme = "columns" if state.scheme == "columns" else "to_days"
-    flavour = state.flavour
-    table = state.table
-    statements: list[Statement] = []
-    notes: list[str] = [f"policy for {table}: {policy.describe()}; today is {today}"]
-    problems: list[str] = []
-    created: list[str] = []
-    archived: list[tuple[str, str]] = []
-    dropped: list[str] = []
-    lock_seconds: float | None = None
-    taken = {p.name.lower() for p in state.partitions}
 
-    current = month_start(today)
-    horizon = add_months(current, policy.premake_months + 1)
-    cutoff = None if policy.retention_months is None else add_months(current, -policy.retention_months)
-    catchall = state.catchall
-    cover_to: dt.date | None = horizon
 
-    # 0. Month partitions out of the scheme (a month dropped by hand): split them on request.
-    anomalies = layout_anomalies(state, cutoff)
+def _repair(d: _Draft, repair: bool) -> None:
+    """Phase 0: month partitions out of the scheme (a month dropped by hand), split on request."""
+    state, table = d.state, d.state.table
+    anomalies = layout_anomalies(state, d.cutoff)
     if anomalies and repair:
-        steps, repaired, seconds = _repair_steps(state, anomalies, taken, scheme)
-        statements += steps
-        created += repaired
-        lock_seconds = seconds if steps else None
+        steps, repaired, seconds = _repair_steps(state, anomalies, d.taken, d.scheme)
+        d.statements += steps
+        d.created += repaired
+        d.lock_seconds = seconds if steps else None
     for anomaly in anomalies:
         if anomaly.months > 1 and not repair:
             part = state.partition(anomaly.partition)
             rows = part.exact_rows if part is not None and part.exact_rows is not None else 0
-            problems.append(
+            d.problems.append(
                 f"{anomaly.describe()}. Splitting it copies its {rows} row(s) while writes to {table} wait, "
                 f"about {rows / SPLIT_ROWS_PER_SECOND:.1f} s; run `sqlops partition rotate --table {table} "
                 "--repair` when that is acceptable"
             )
         elif anomaly.months == 1:
-            notes.append(f"{anomaly.describe()}; rotate plans from bounds, so it is left as it is")
+            d.notes.append(f"{anomaly.describe()}; rotate plans from bounds, so it is left as it is")
 
-    # 1. Premake, by splitting the catch-all while it is empty.
-    if catchall is not None and catchall.has_rows:
-        low, high = state.catchall_range or (today, today)
-        seconds = state.catchall_rows / SPLIT_ROWS_PER_SECOND
-        what = (
-            f"the catch-all partition {catchall.name} holds {state.catchall_rows} row(s) dated {low} to "
-            f"{high}: rotations were missed or rows carry future dates"
+
+def _premake_until(d: _Draft, split_catchall: bool) -> dt.date | None:
+    """How far months must exist: the premake horizon, past the catch-all's rows when it is split;
+    None when a catch-all holding rows may not be split now."""
+    state, table, policy = d.state, d.state.table, d.policy
+    horizon = add_months(d.current, policy.premake_months + 1)
+    catchall = state.catchall
+    if catchall is None or not catchall.has_rows:
+        return horizon
+    low, high = state.catchall_range or (d.today, d.today)
+    seconds = state.catchall_rows / SPLIT_ROWS_PER_SECOND
+    what = (
+        f"the catch-all partition {catchall.name} holds {state.catchall_rows} row(s) dated {low} to "
+        f"{high}: rotations were missed or rows carry future dates"
+    )
+    if not split_catchall:
+        d.problems.append(
+            f"{what}. Splitting it copies those rows while every write to {table} waits, about "
+            f"{seconds:.1f} s; run `sqlops partition rotate --table {table} --split-catchall` when "
+            "that is acceptable"
         )
-        if not split_catchall:
-            problems.append(
-                f"{what}. Splitting it copies those rows while every write to {table} waits, about "
-                f"{seconds:.1f} s; run `sqlops partition rotate --table {table} --split-catchall` when "
-                "that is acceptable"
-            )
-            cover_to = None
-        elif high >= add_months(current, policy.premake_months + MAX_SPLIT_AHEAD_MONTHS):
-            problems.append(
-                f"{what}. The newest is more than {MAX_SPLIT_AHEAD_MONTHS} months past the premake horizon; "
-                f"fix or delete those rows (SELECT ... FROM {table} PARTITION ({catchall.name})) first"
-            )
-            cover_to = None
-        else:
-            cover_to = max(horizon, add_months(high, 1))
-            lock_seconds = (lock_seconds or 0.0) + seconds
-            notes.append(
-                f"splitting {catchall.name} with {state.catchall_rows} row(s): "
-                f"writes wait about {seconds:.1f} s"
-            )
+        return None
+    if high >= add_months(d.current, policy.premake_months + MAX_SPLIT_AHEAD_MONTHS):
+        d.problems.append(
+            f"{what}. The newest is more than {MAX_SPLIT_AHEAD_MONTHS} months past the premake horizon; "
+            f"fix or delete those rows (SELECT ... FROM {table} PARTITION ({catchall.name})) first"
+        )
+        return None
+    d.lock_seconds = (d.lock_seconds or 0.0) + seconds
+    d.notes.append(
+        f"splitting {catchall.name} with {state.catchall_rows} row(s): writes wait about {seconds:.1f} s"
+    )
+    return max(horizon, add_months(high, 1))
 
+
+def _premake(d: _Draft, cover_to: dt.date | None) -> None:
+    """Phase 1: premake months up to `cover_to` by splitting the catch-all (or adding one)."""
+    state, table, flavour, taken = d.state, d.state.table, d.state.flavour, d.taken
+    catchall = state.catchall
     last_bound = state.last_bound
     if cover_to is not None and (last_bound is None or last_bound < cover_to):
         start = last_bound
         new: list[PartitionSpec] = []
         if start is None:
             # Only a catch-all: give it an empty first partition below the oldest row.
-            low_row = state.catchall_range[0] if state.catchall_range else today
-            start = month_start(min(low_row, today))
+            low_row = state.catchall_range[0] if state.catchall_range else d.today
+            start = month_start(min(low_row, d.today))
             new.append(PartitionSpec(_unique(FIRST, taken), start))
-        new += month_specs(start, cover_to, taken, expired_before=cutoff)
+        new += month_specs(start, cover_to, taken, expired_before=d.cutoff)
         for spec in new:
             taken.add(spec.name.lower())
-        created += [s.name for s in new]
+        d.created += [s.name for s in new]
         span = f"{new[0].name}..{new[-1].name}" if len(new) > 1 else new[0].name
         if catchall is not None:
             sql = ddl.reorganize(
-                table, [catchall.name], [*new, PartitionSpec(catchall.name, None)], scheme, flavour
+                table, [catchall.name], [*new, PartitionSpec(catchall.name, None)], d.scheme, flavour
             )
             if catchall.has_rows:
                 reason = (
                     f"split {catchall.name} ({state.catchall_rows} row(s)) into {len(new)} month(s) {span}: "
-                    f"writes to {table} wait about {lock_seconds or 0:.1f} s"
+                    f"writes to {table} wait about {d.lock_seconds or 0:.1f} s"
                 )
             else:
                 reason = (
@@ -354,71 +389,89 @@ def plan_rotate(
                 )
         else:
             name = _unique(CATCHALL, taken)
-            sql = ddl.add_partitions(table, [*new, PartitionSpec(name, None)], scheme, flavour)
+            sql = ddl.add_partitions(table, [*new, PartitionSpec(name, None)], d.scheme, flavour)
             reason = (
                 f"premake {len(new)} month(s) {span} and add the catch-all {name}, so an insert past the "
                 "last month never fails (1526)"
             )
-        statements.append(Statement(sql, reason))
+        d.statements.append(Statement(sql, reason))
     elif catchall is None and state.partitions:
         name = _unique(CATCHALL, taken)
-        statements.append(
+        d.statements.append(
             Statement(
-                ddl.add_partitions(table, [PartitionSpec(name, None)], scheme, flavour),
+                ddl.add_partitions(table, [PartitionSpec(name, None)], d.scheme, flavour),
                 f"add the catch-all {name}, so an insert past the last month never fails (1526)",
             )
         )
-        created.append(name)
-    if len(state.partitions) + len(created) > MAX_PARTITIONS:
+        d.created.append(name)
+    if len(state.partitions) + len(d.created) > MAX_PARTITIONS:
         raise PreconditionError(f"{table} would have more than {MAX_PARTITIONS} partitions")
 
-    # 2. Retention: whole months before the cutoff; never the first partition or the catch-all.
-    if cutoff is not None:
-        for index, part in enumerate(state.partitions):
-            if index == 0 or part.upper is None or part.upper > cutoff:
-                continue
-            month = month_label(part.upper)
-            last_day = part.upper - dt.timedelta(days=1)
-            expired = f"{part.name} (up to {last_day}) is older than {policy.retention_months} month(s)"
-            if not part.has_rows:
-                statements.append(
-                    Statement(
-                        ddl.drop_partition(table, part.name),
-                        f"{expired} and empty: drop it (no rows to keep)",
-                    )
-                )
-                dropped.append(part.name)
-            elif policy.archive:
-                steps = _archive_steps(state, part, archive_name(table, month), expired, problems)
-                if steps:
-                    statements += steps
-                    archived.append((part.name, archive_name(table, month)))
-            elif policy.allow_destructive:
-                statements.append(
-                    Statement(
-                        ddl.drop_partition(table, part.name),
-                        f"{expired}: drop it and its rows ({_rows(part)}); archive = false",
-                        destructive=True,
-                    )
-                )
-                dropped.append(part.name)
-            else:
-                notes.append(
-                    f"{expired} and holds rows; archive = false and allow_destructive = false, so it is kept "
-                    f"(set partitions.{table}.allow_destructive = true to drop, or archive = true)"
-                )
 
-    if state.first is not None and state.first.has_rows and state.first.upper is not None:
-        notes.append(
-            f"the first partition {state.first.name} holds rows dated before {state.first.upper}: every "
+def _retention(d: _Draft) -> None:
+    """Phase 2: whole months before the cutoff; never the first partition or the catch-all."""
+    state, table, policy, cutoff = d.state, d.state.table, d.policy, d.cutoff
+    if cutoff is None:
+        return
+    for index, part in enumerate(state.partitions):
+        if index == 0 or part.upper is None or part.upper > cutoff:
+            continue
+        month = month_label(part.upper)
+        last_day = part.upper - dt.timedelta(days=1)
+        expired = f"{part.name} (up to {last_day}) is older than {policy.retention_months} month(s)"
+        if not part.has_rows:
+            d.statements.append(
+                Statement(
+                    ddl.drop_partition(table, part.name), f"{expired} and empty: drop it (no rows to keep)"
+                )
+            )
+            d.dropped.append(part.name)
+        elif policy.archive:
+            steps = _archive_steps(state, part, archive_name(table, month), expired, d.problems)
+            if steps:
+                d.statements += steps
+                d.archived.append((part.name, archive_name(table, month)))
+        elif policy.allow_destructive:
+            d.statements.append(
+                Statement(
+                    ddl.drop_partition(table, part.name),
+                    f"{expired}: drop it and its rows ({_rows(part)}); archive = false",
+                    destructive=True,
+                )
+            )
+            d.dropped.append(part.name)
+        else:
+            d.notes.append(
+                f"{expired} and holds rows; archive = false and allow_destructive = false, so it is kept "
+                f"(set partitions.{table}.allow_destructive = true to drop, or archive = true)"
+            )
+
+
+def plan_rotate(
+    state: PartitionState,
+    policy: Policy,
+    today: dt.date,
+    *,
+    split_catchall: bool = False,
+    repair: bool = False,
+    job: str = ROTATE_JOB,
+) -> RotatePlan:
+    """Premake and retention for one table, from its inspected state: repair (on request),
+    premake, retention, in that order."""
+    _refuse_unmanaged(state)
+    scheme: ddl.Scheme = "columns" if state.scheme == "columns" else "to_days"
+    d = _Draft(state, policy, today, scheme, taken={p.name.lower() for p in state.partitions})
+    d.notes.append(f"policy for {state.table}: {policy.describe()}; today is {today}")
+    _repair(d, repair)
+    _premake(d, _premake_until(d, split_catchall))
+    _retention(d)
+    first = state.first
+    if first is not None and first.has_rows and first.upper is not None:
+        d.notes.append(
+            f"the first partition {first.name} holds rows dated before {first.upper}: every "
             "range query on the partition column reads them too"
         )
-    plan = Plan(job, table, tuple(statements), tuple(notes + [f"problem: {p}" for p in problems]))
-    holding = {p.name for p in state.partitions if p.has_rows}
-    removes = tuple(n for n in [*(p for p, _ in archived), *dropped] if n in holding)
-    return RotatePlan(
-        plan, tuple(problems), lock_seconds, tuple(created), tuple(archived), tuple(dropped), removes
-    )
+    return d.plan(job)
 
 
 def _archive_steps(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from sqlops.cluster.guard import job_lock
 from sqlops.cluster.stall import ROTATE_FIX, refuse_cluster_stall
 from sqlops.config import Config, DatabaseConfig, PartitionTableConfig
 from sqlops.db import Session, connect, lock_name
-from sqlops.errors import PreconditionError, SqlopsError
+from sqlops.errors import LockHeldError, PreconditionError, SqlopsError
 from sqlops.jobruns import recorded_run
 from sqlops.online.copy import read_state
 from sqlops.partitions.inspect import count_rows, inspect_partitions, server_today
@@ -73,7 +74,7 @@ def refuse_during_copy(session: Session, table: str) -> None:
         )
 
 
-def plan_for(
+def rotate_plan_for(
     session: Session,
     target: Target,
     zone: str,
@@ -152,7 +153,7 @@ def run_rotate(
         with job_lock(session, lock) as topology, recorded_run(settings, ROTATE_JOB, where, origin) as run:
             refuse_during_copy(session, target.table)
             day = today or server_today(session, settings.time_zone)
-            rp = plan_for(
+            rp = rotate_plan_for(
                 session, target, settings.time_zone, today=day, split_catchall=split_catchall, repair=repair
             )
             refuse_cluster_stall(topology, settings, rp.lock_seconds, f"rotate of {where}", ROTATE_FIX)
@@ -195,3 +196,138 @@ def run_rotate(
             if rp.problems:
                 raise RotateIncomplete(outcome)
             return outcome
+
+
+@dataclass
+class TableRotate:
+    """How the rotate of one table of a multi-table run ended."""
+
+    table: str
+    outcome: RotateOutcome | None = None  # also set when incomplete (it did what it safely could)
+    error: SqlopsError | None = None
+    skipped: bool = False  # another run held the table's lock: not a failure
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None and not self.skipped
+
+
+@dataclass
+class RotateRun:
+    tables: list[TableRotate] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for t in self.tables if t.failed)
+
+    @property
+    def exit_code(self) -> int:
+        return max((t.error.exit_code for t in self.tables if t.error is not None), default=0)
+
+
+def describe_rotate(outcome: RotateOutcome) -> str:
+    """The one-line summary of a rotate, for the terminal and the service log."""
+    rp = outcome.rotate_plan
+    if not outcome.executed and not rp.plan:
+        if rp.problems:
+            return f"partition rotate of {outcome.target}: nothing done; it needs a decision (see stderr)"
+        return f"partition rotate of {outcome.target}: nothing to do"
+    parts = [f"{len(outcome.executed)} statement(s) in {outcome.seconds:.2f} s"]
+    if rp.created:
+        parts.append("created " + ", ".join(rp.created))
+    if rp.archived:
+        parts.append("archived " + ", ".join(f"{p} -> {t}" for p, t in rp.archived))
+    if rp.dropped:
+        parts.append("dropped " + ", ".join(rp.dropped))
+    return f"partition rotate of {outcome.target}: " + "; ".join(parts)
+
+
+def rotate_tables(
+    config: Config,
+    chosen: list[Target] | None = None,
+    *,
+    origin: str = "cli",
+    split_catchall: bool = False,
+    repair: bool = False,
+    before_execute: Callable[[RotatePlan], None] | None = None,
+    stop: threading.Event | None = None,
+    on_table: Callable[[TableRotate], None] | None = None,
+) -> RotateRun:
+    """`partition rotate` for each target (default: every configured table), one error policy
+    for the CLI and the scheduler: a table that fails never stops the others; a lock held by
+    another run skips the table; an unexpected error (a bug) is logged with its traceback and
+    counted as a failure. `on_table` hears about each table as it ends."""
+    run = RotateRun()
+    rollup = RollupTarget.from_config(config)
+    for target in chosen if chosen is not None else targets(config):
+        if stop is not None and stop.is_set():
+            run.stopped = True
+            break
+        entry = TableRotate(target.table)
+        try:
+            entry.outcome = run_rotate(
+                config.database,
+                target,
+                origin=origin,
+                split_catchall=split_catchall,
+                repair=repair,
+                before_execute=before_execute,
+                rollup=rollup,
+            )
+        except RotateIncomplete as exc:
+            entry.outcome, entry.error = exc.outcome, exc
+        except LockHeldError as exc:
+            entry.error, entry.skipped = exc, True
+        except SqlopsError as exc:
+            entry.error = exc
+        except Exception as exc:  # a bug must not stop the other tables or the scheduler
+            # The traceback goes to the service log; on the terminal only with --debug.
+            trace = origin != "cli" or log.isEnabledFor(logging.DEBUG)
+            log.error("rotate of %s failed unexpectedly", target.table, exc_info=trace)
+            entry.error = SqlopsError(f"rotate of {target.table} failed unexpectedly: {exc!r}")
+        run.tables.append(entry)
+        if on_table is not None:
+            on_table(entry)
+    return run
+
+
+@dataclass(frozen=True)
+class RotatePreview:
+    """What `partition rotate --dry-run` shows for one table: the plan and what to mention."""
+
+    table: str
+    rotate_plan: RotatePlan
+    notes: tuple[str, ...]  # e.g. the rollup refresh the run would do first
+    warnings: tuple[str, ...]  # the problems the run would stop at
+
+
+def preview_rotate(
+    config: Config,
+    chosen: list[Target],
+    *,
+    today: dt.date | None = None,
+    split_catchall: bool = False,
+    repair: bool = False,
+) -> list[RotatePreview]:
+    """Inspect and plan every target (read-only, no lock): the ``--dry-run`` of rotate."""
+    rollup = RollupTarget.from_config(config)
+    out = []
+    with connect(config.database, maintenance=True, zone_in_python=True) as session:
+        for target in chosen:
+            rp = rotate_plan_for(
+                session,
+                target,
+                config.database.time_zone,
+                today=today,
+                split_catchall=split_catchall,
+                repair=repair,
+            )
+            notes: tuple[str, ...] = ()
+            if rp.removes_rows and rollup.source == target.table and table_exists(session, rollup.table):
+                notes = (
+                    f"before removing {', '.join(rp.removes_rows)}, rotate refreshes the rollup "
+                    f"{rollup.table} so that their rows are counted",
+                )
+            out.append(RotatePreview(target.table, rp, notes, rp.problems))
+    return out

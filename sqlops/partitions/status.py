@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlops.db import Session
+from sqlops.config import Config
+from sqlops.db import Session, connect
 from sqlops.errors import NAGIOS_CRITICAL, NAGIOS_OK, NAGIOS_UNKNOWN, NAGIOS_WARNING, UsageError
 from sqlops.jobruns import recent_runs
 from sqlops.online.copy import read_state
@@ -19,6 +20,7 @@ from sqlops.partitions.inspect import PartitionInfo, PartitionState, count_rows,
 from sqlops.partitions.months import add_months, month_start, today_in_zone
 from sqlops.partitions.planner import ROTATE_JOB, Anomaly, layout_anomalies, rows_to_count
 from sqlops.partitions.rotate import Target
+from sqlops.textfmt import table
 
 # A rotate still "running" after this long crashed or hangs.
 STALE_RUN = dt.timedelta(hours=1)
@@ -165,7 +167,7 @@ def inspect_status(
         today=today,
         state=state,
         unfinished_copy=copy.job if copy else None,
-        runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}", create=False),
+        runs=recent_runs(session, job=ROTATE_JOB, target=f"{session.database}.{target.table}"),
     )
 
 
@@ -282,3 +284,85 @@ def evaluate_check(statuses: list[TableStatus]) -> CheckResult:
     if perf:
         line += " | " + " ".join(perf)
     return CheckResult(code, line)
+
+
+def run_check(config: Config, table: str | None = None) -> CheckResult:
+    """`partition check`: validate the thresholds, inspect every target, one Nagios result."""
+    from sqlops.partitions.rotate import targets
+
+    chosen = targets(config, table)
+    for target in chosen:
+        validate_thresholds(target)
+    with connect(config.database, zone_in_python=True) as session:
+        return evaluate_check([inspect_status(session, t, config.database.time_zone) for t in chosen])
+
+
+def status_text(report: TableStatus) -> str:
+    """The terminal form of `partition status` for one table."""
+    state = report.state
+    lines = [f"{report.name} (column {report.target.column}, today {report.today} in {report.zone})"]
+    if state is None:
+        return lines[0] + "\n  the table does not exist"
+    if not state.partitioned:
+        lines.append(f"  not partitioned: sqlops partition migrate --table {report.target.table}")
+    elif not state.managed:
+        lines.append(f"  partitioned by {state.expression!r}, not monthly on {report.target.column}")
+    else:
+        lines.append(f"  policy: {report.target.policy.describe()}")
+        catchall = state.catchall
+        if catchall is None:
+            days, bound = report.headroom_days, state.last_bound
+            lines.append(f"  headroom: {days} day(s); NO catch-all: inserts after {bound} fail")
+        else:
+            days, bound = report.headroom_days, state.last_bound
+            lines.append(f"  headroom: {days} day(s): rows land in {catchall.name} from {bound}")
+            if catchall.has_rows and state.catchall_range:
+                low, high = state.catchall_range
+                lines.append(
+                    f"  catch-all {catchall.name}: NOT EMPTY, {state.catchall_rows} row(s) dated "
+                    f"{low} to {high}; "
+                    f"split it with: sqlops partition rotate --table {report.target.table} --split-catchall"
+                )
+            else:
+                lines.append(f"  catch-all {catchall.name}: empty")
+        rows = []
+        for p in report.as_dict()["partitions"]:
+            rows.append(
+                (
+                    p["name"],
+                    p["kind"] + (" (expired)" if p["expired"] else ""),
+                    p["from"] or "",
+                    p["to"] or "MAXVALUE",
+                    "yes" if p["empty"] else "no",
+                    _rows_cell(p),
+                    f"{p['size_bytes'] / 1048576:.1f}",
+                )
+            )
+        body = table(rows, ["partition", "kind", "from", "to (excl.)", "empty", "rows", "MiB (est.)"])
+        lines += ["  " + line for line in body.splitlines()]
+        lines.append("  rows: exact where shown plain, ~ marks the server's estimate")
+        for p in report.as_dict()["partitions"]:
+            if p["anomaly"]:
+                lines.append(
+                    f"  WARNING: {p['anomaly']}; split it with: "
+                    f"sqlops partition rotate --table {report.target.table} --repair"
+                )
+    if state.archives:
+        names = [a.name + ("" if a.has_rows else " (empty)") for a in state.archives.values()]
+        lines.append("  archives: " + ", ".join(names))
+    if report.unfinished_copy:
+        lines.append(
+            f"  unfinished {report.unfinished_copy}: run it again to finish, or undo it with --abort"
+        )
+    lines.append("  last rotate: " + describe_run(report.last_run))
+    if report.last_ok is not None and report.last_ok is not report.last_run:
+        lines.append("  last successful rotate: " + describe_run(report.last_ok))
+    return "\n".join(lines)
+
+
+def _rows_cell(p: dict[str, Any]) -> str:
+    if p["rows_exact"]:
+        return str(p["rows"])
+    if not p["empty"] and not p["rows"]:
+        return "~? (stale estimate 0; ANALYZE TABLE refreshes it)"
+    return f"~{p['rows']}"

@@ -15,10 +15,8 @@ incremental pass already counted, e.g. after rows were corrected; days whose raw
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,12 +24,26 @@ from typing import TypeVar
 from sqlops.cluster.guard import job_lock
 from sqlops.cluster.lag import replica_throttle
 from sqlops.config import Config, DatabaseConfig
-from sqlops.db import Session, connect, lock_name, quote_ident, retry_transaction, utc_now
+from sqlops.db import Session, connect, lock_name, quote_ident, quote_string
 from sqlops.errors import PreconditionError
 from sqlops.jobruns import recorded_run
-from sqlops.plan import Plan, Statement
-from sqlops.schema.definitions import TableDef, parse_file, state_defs
-from sqlops.schema.state import ensure_state_table
+from sqlops.plan import Plan, Statement, execute
+from sqlops.schema.definitions import TableDef, parse_file
+from sqlops.schema.inspect import existing_tables, inspect_table
+from sqlops.schema.state import state_table_statement
+from sqlops.steps import (
+    HIGH,
+    LOW,
+    ROWS,
+    Chunked,
+    ChunkSizing,
+    Ddl,
+    StateWrite,
+    Step,
+    StepHooks,
+    render_steps,
+    run_steps,
+)
 
 log = logging.getLogger("sqlops.rollup")
 T = TypeVar("T")
@@ -99,6 +111,21 @@ class RollupOutcome:
     seconds: float = 0.0
     stopped: bool = False
     notes: list[str] = field(default_factory=list)
+    # The steps run, as rendered (what --dry-run printed, a chunked merge once).
+    statements: list[str] = field(default_factory=list)
+
+    def describe(self, *, since: bool = False) -> str:
+        """One line for the terminal (`since`: the run recomputed days)."""
+        days = f", {self.days_rebuilt} day(s) recomputed" if since else ""
+        if not self.rows_read:
+            read = f"no new rows in {self.source} (counted up to id {self.last_id})"
+        else:
+            read = (
+                f"{self.rows_read} new row(s) of {self.source} (ids {self.last_id_before + 1}.."
+                f"{self.last_id}) in {self.chunks} chunk(s)"
+            )
+        stopped = " (stopped early)" if self.stopped else ""
+        return f"rollup refresh of {self.target}: {read}{days}, {self.seconds:.2f} s{stopped}"
 
     def summary(self) -> dict[str, object]:
         return {
@@ -114,20 +141,13 @@ class RollupOutcome:
 
 
 def _check_source(session: Session, source: str) -> None:
-    present = {
-        r[0]
-        for r in session.query(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
-            (source,),
-        )
-    }
-    if not present:
+    table = inspect_table(session, source)
+    if table is None:
         raise PreconditionError(
             f"the log table {source!r} does not exist in {session.database!r}",
             fix="set rollup.source (or schema.table), or create it with `sqlops schema init`",
         )
-    missing = [c for c in SOURCE_COLUMNS if c not in present]
+    missing = [c for c in SOURCE_COLUMNS if table.column(c) is None]
     if missing:
         fix = "run `sqlops schema upgrade`" if "date_day" in missing else "check rollup.source"
         raise PreconditionError(
@@ -135,9 +155,21 @@ def _check_source(session: Session, source: str) -> None:
         )
 
 
+def _table_statements(present: set[str], target: str) -> tuple[Statement, ...]:
+    """CREATE TABLE IF NOT EXISTS for the progress table and the rollup, when missing."""
+    out = []
+    if PROGRESS not in present:
+        out.append(state_table_statement(PROGRESS))
+    if target not in present:
+        out.append(Statement(rollup_def(target).create_sql.rstrip(";"), f"create the rollup table {target}"))
+    return tuple(out)
+
+
 def ensure_tables(session: Session, target: str) -> None:
-    ensure_state_table(session, PROGRESS)
-    session.execute(rollup_def(target).create_sql.rstrip(";"))
+    """Create the progress table and the rollup when missing (through the executor)."""
+    statements = _table_statements(existing_tables(session), target)
+    if statements:
+        execute(session, Plan(JOB, target, statements))
 
 
 def _progress(session: Session, target: str) -> int:
@@ -155,6 +187,122 @@ def _isolation(session: Session) -> None:
     session.execute("SET SESSION innodb_lock_wait_timeout = 10")
 
 
+_RANGE = f"id > {LOW} AND id <= {HIGH}"
+
+
+def _chunk_step(source: str, target: str, last: int, chunk_rows: int) -> Chunked:
+    """One chunk: lock its rows (waits for any still uncommitted), add them, move the mark —
+    in one transaction."""
+    src = quote_ident(source)
+    values = f"{quote_string(target)}, {quote_string(source)}"
+    return Chunked(
+        reason=f"add the log rows of {source} above id {last} to {target}",
+        table=source,
+        key="id",
+        low=last,
+        cap_sql=f"SELECT COALESCE(MAX(id), 0) FROM {src}",
+        statements=(
+            Statement(
+                f"SELECT COUNT(*) INTO {ROWS} FROM {src} WHERE {_RANGE} LOCK IN SHARE MODE",
+                "lock the chunk's rows: waits for any insert in the range still uncommitted",
+            ),
+            Statement(merge_sql(source, target, _RANGE), f"add the chunk's aggregate to {target}"),
+            Statement(
+                f"INSERT INTO {PROGRESS} (rollup_table, source_table, last_id, rows_read, updated_at) "
+                f"VALUES ({values}, {HIGH}, {ROWS}, UTC_TIMESTAMP(3)) ON DUPLICATE KEY UPDATE "
+                f"source_table = {quote_string(source)}, last_id = {HIGH}, rows_read = rows_read + {ROWS}, "
+                "updated_at = UTC_TIMESTAMP(3)",
+                "move the mark in the same transaction",
+            ),
+        ),
+        sizing=ChunkSizing(max(1, chunk_rows), max(1, chunk_rows)),
+    )
+
+
+def _day_step(source: str, target: str, day: dt.date, last_id: int) -> StateWrite:
+    src = quote_ident(source)
+    where = f"date_day = {quote_string(day.isoformat())} AND id <= {int(last_id)}"
+    return StateWrite(
+        (
+            Statement(
+                f"SELECT COUNT(*) FROM {src} WHERE {where} LOCK IN SHARE MODE",
+                f"recompute {day}: lock the day's counted rows",
+            ),
+            Statement(
+                f"DELETE FROM {quote_ident(target)} WHERE date_day = {quote_string(day.isoformat())}",
+                f"recompute {day}: drop its rollup rows",
+            ),
+            Statement(merge_sql(source, target, where), f"recompute {day}: add them again from the log"),
+        ),
+        what=f"recompute {day}",
+    )
+
+
+def _day_steps(
+    session: Session, source: str, target: str, since: dt.date, last_id: int, target_exists: bool
+) -> tuple[list[StateWrite], list[str]]:
+    """Recompute whole days from `since` for the rows already counted (id <= last_id)."""
+    src, t = quote_ident(source), quote_ident(target)
+    oldest = session.scalar(f"SELECT MIN(date_day) FROM {src}")
+    if oldest is None:
+        return [], [f"{source} is empty: nothing to recompute"]
+    notes = []
+    if since < oldest:
+        notes.append(
+            f"days before {oldest} are no longer in {source} (archived or dropped): "
+            "their rollup rows are kept"
+        )
+    candidates = [session.scalar(f"SELECT MAX(date_day) FROM {src} WHERE id <= %s", (last_id,))]
+    if target_exists:
+        candidates.append(session.scalar(f"SELECT MAX(date_day) FROM {t}"))
+    newest = max((d for d in candidates if d is not None), default=None)
+    steps, day = [], max(since, oldest)
+    while newest is not None and day <= newest:
+        steps.append(_day_step(source, target, day, last_id))
+        day += dt.timedelta(days=1)
+    return steps, notes
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    source: str
+    target: str
+    last_id: int
+    steps: tuple[Step, ...]
+    days: tuple[StateWrite, ...]
+    notes: tuple[str, ...]
+    where: str  # database.target
+
+    def render(self) -> Plan:
+        return render_steps(JOB, self.where, self.steps, self.notes)
+
+
+def refresh_plan(
+    session: Session, source: str, target: str, *, chunk_rows: int = 50_000, since: dt.date | None = None
+) -> RefreshPlan:
+    """Read the rollup's progress (read-only) and return the steps of a refresh: the tables it
+    creates, with `since` one transaction per recomputed day (its delete and re-merge), then the
+    chunked merge of the new rows — what ``--dry-run`` renders and :func:`refresh_daily` runs."""
+    _check_source(session, source)
+    present = existing_tables(session)
+    last = _progress(session, target) if PROGRESS in present else 0
+    steps: list[Step] = []
+    tables = _table_statements(present, target)
+    if tables:
+        steps.append(Ddl(tables))
+    days: list[StateWrite] = []
+    notes: list[str] = []
+    if since is not None:
+        days, notes = _day_steps(session, source, target, since, last, target in present)
+        steps += days
+    steps.append(_chunk_step(source, target, last, chunk_rows))
+    cap = int(session.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {quote_ident(source)}") or 0)
+    notes.insert(0, f"{target} has counted {source} up to id {last}; MAX(id) is {cap}")
+    return RefreshPlan(
+        source, target, last, tuple(steps), tuple(days), tuple(notes), f"{session.database}.{target}"
+    )
+
+
 def refresh_daily(
     session: Session,
     source: str,
@@ -163,149 +311,21 @@ def refresh_daily(
     chunk_rows: int = 50_000,
     since: dt.date | None = None,
     stop: threading.Event | None = None,
-    throttle: Callable[[], object] | None = None,
+    throttle: Callable[[], None] | None = None,
 ) -> RollupOutcome:
-    """Bring the rollup up to date (the caller holds the rollup lock)."""
-    started = time.monotonic()
-    _check_source(session, source)
-    ensure_tables(session, target)
+    """Bring the rollup up to date (the caller holds the rollup lock): the steps of
+    :func:`refresh_plan`. `throttle` is called before every chunk."""
+    plan = refresh_plan(session, source, target, chunk_rows=chunk_rows, since=since)
     _isolation(session)
-    src = quote_ident(source)
-    last = _progress(session, target)
-    outcome = RollupOutcome(source, target, last_id_before=last, last_id=last)
-    if since is not None:
-        outcome.days_rebuilt = _rebuild_days(session, source, target, since, last, outcome, stop)
-    cap = int(session.scalar(f"SELECT MAX(id) FROM {src}") or 0)
-    while last < cap:
-        if stop is not None and stop.is_set():
-            outcome.stopped = True
-            break
-        if throttle is not None:
-            throttle()
-        upper_rows = session.query(
-            f"SELECT id FROM {src} WHERE id > %s AND id <= %s ORDER BY id LIMIT 1 OFFSET %s",
-            (last, cap, max(1, chunk_rows) - 1),
-        )
-        upper = int(upper_rows[0][0]) if upper_rows else cap
-        read = retry_transaction(
-            session,
-            functools.partial(_add_chunk, session, source, target, last, upper),
-            what=f"rollup of ids {last}..{upper}",
-        )
-        outcome.rows_read += read
-        outcome.chunks += 1
-        last = outcome.last_id = upper
-    outcome.seconds = time.monotonic() - started
+    ran: list[Step] = []
+    hooks = StepHooks(stop=stop, throttle=throttle, on_step=ran.append)
+    done = run_steps(session, JOB, plan.where, plan.steps, hooks=hooks)
+    outcome = RollupOutcome(source, target, last_id_before=plan.last_id, last_id=done.reached)
+    outcome.rows_read, outcome.chunks, outcome.stopped = done.rows, done.chunks, done.stopped
+    outcome.days_rebuilt = sum(1 for step in ran if step in plan.days)
+    outcome.notes = [n for n in plan.notes[1:]]
+    outcome.seconds, outcome.statements = done.seconds, done.statements
     return outcome
-
-
-_RANGE = "id > %s AND id <= %s"
-
-
-def _add_chunk(session: Session, source: str, target: str, low: int, high: int) -> int:
-    """One chunk: lock its rows (waits for any still uncommitted), add them, move the mark."""
-    src = quote_ident(source)
-    rows = int(session.scalar(f"SELECT COUNT(*) FROM {src} WHERE {_RANGE} LOCK IN SHARE MODE", (low, high)))
-    session.execute(merge_sql(source, target, _RANGE), (low, high))
-    now = utc_now()
-    session.execute(
-        f"INSERT INTO {PROGRESS} (rollup_table, source_table, last_id, rows_read, updated_at) "
-        "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE source_table = %s, last_id = %s, "
-        "rows_read = rows_read + %s, updated_at = %s",
-        (target, source, high, rows, now, source, high, rows, now),
-    )
-    return rows
-
-
-def _rebuild_day(session: Session, source: str, target: str, day: dt.date, last_id: int) -> None:
-    src = quote_ident(source)
-    session.scalar(f"SELECT COUNT(*) FROM {src} WHERE {_DAY} LOCK IN SHARE MODE", (day, last_id))
-    session.execute(f"DELETE FROM {quote_ident(target)} WHERE date_day = %s", (day,))
-    session.execute(merge_sql(source, target, _DAY), (day, last_id))
-
-
-_DAY = "date_day = %s AND id <= %s"
-
-
-def _rebuild_days(
-    session: Session,
-    source: str,
-    target: str,
-    since: dt.date,
-    last_id: int,
-    outcome: RollupOutcome,
-    stop: threading.Event | None,
-) -> int:
-    """Recompute whole days from `since` for the rows already counted (id <= last_id)."""
-    src, t = quote_ident(source), quote_ident(target)
-    oldest = session.scalar(f"SELECT MIN(date_day) FROM {src}")
-    if oldest is None:
-        outcome.notes.append(f"{source} is empty: nothing to recompute")
-        return 0
-    if since < oldest:
-        outcome.notes.append(
-            f"days before {oldest} are no longer in {source} (archived or dropped): "
-            "their rollup rows are kept"
-        )
-    newest = max(
-        (
-            d
-            for d in (
-                session.scalar(f"SELECT MAX(date_day) FROM {t}"),
-                session.scalar(f"SELECT MAX(date_day) FROM {src} WHERE id <= %s", (last_id,)),
-            )
-            if d is not None
-        ),
-        default=None,
-    )
-    day, days = max(since, oldest), 0
-    while newest is not None and day <= newest:
-        if stop is not None and stop.is_set():
-            outcome.stopped = True
-            break
-        retry_transaction(
-            session,
-            functools.partial(_rebuild_day, session, source, target, day, last_id),
-            what=f"recompute {day}",
-        )
-        day += dt.timedelta(days=1)
-        days += 1
-    return days
-
-
-def plan_refresh(session: Session, source: str, target: str, chunk_rows: int) -> Plan:
-    """What a refresh would send, as a script (``--dry-run``): the tables it creates and one
-    statement per chunk kind with the current id range."""
-    _check_source(session, source)
-    existing = {
-        r[0]
-        for r in session.query(
-            "SELECT TABLE_NAME FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s)",
-            (target, PROGRESS),
-        )
-    }
-    last = _progress(session, target) if PROGRESS in existing else 0
-    cap = int(session.scalar(f"SELECT MAX(id) FROM {quote_ident(source)}") or 0)
-    statements: list[Statement] = []
-    if target not in existing:
-        statements.append(
-            Statement(rollup_def(target).create_sql.rstrip(";"), f"create the rollup table {target}")
-        )
-    if PROGRESS not in existing:
-        (progress,) = [d for d in state_defs() if d.name == PROGRESS]
-        statements.append(Statement(progress.create_sql.rstrip(";"), "create the rollup progress table"))
-    if cap > last:
-        where = f"id > {last} AND id <= {cap}"
-        statements.append(
-            Statement(
-                merge_sql(source, target, where),
-                f"add log rows {last + 1}..{cap} to {target}; sent in chunks of {chunk_rows} rows, each "
-                "in one transaction with its progress (after SELECT ... LOCK IN SHARE MODE on its rows)",
-            )
-        )
-    notes = (f"{target} has counted {source} up to id {last}; MAX(id) is {cap}",)
-    return Plan(JOB, f"{session.database}.{target}", tuple(statements), notes)
 
 
 @dataclass(frozen=True)
@@ -346,6 +366,16 @@ def refresh_before_removal(
         outcome.rows_read,
     )
     return outcome
+
+
+def preview_rollup(config: Config, *, since: dt.date | None = None) -> Plan:
+    """What `run_rollup` would send now, as a Plan (``--dry-run``; read-only, no lock)."""
+    with connect(config.database) as session:
+        source = config.rollup.source or config.schema.table
+        plan = refresh_plan(
+            session, source, config.rollup.table, chunk_rows=config.rollup.chunk_rows, since=since
+        )
+    return plan.render()
 
 
 def run_rollup(

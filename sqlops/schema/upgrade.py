@@ -10,13 +10,18 @@ trigger on the new table fills `date_day` for the old writer, which does not sen
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from sqlops.cluster.guard import job_lock
 from sqlops.cluster.lag import replica_throttle
-from sqlops.db import Session, quote_ident, quote_string
+from sqlops.config import DatabaseConfig
+from sqlops.db import Session, connect, lock_name, quote_ident, quote_string
 from sqlops.errors import PreconditionError
-from sqlops.online.copy import CopySpec, read_state
-from sqlops.plan import Plan, Statement
+from sqlops.jobruns import recorded_run
+from sqlops.online.copy import CopySpec, abort_online_copy, copy_plan, read_state, run_online_copy
+from sqlops.plan import Plan, Statement, execute
 from sqlops.schema.compare import ColumnDiff, compare_columns, missing_indexes
 from sqlops.schema.definitions import TableDef, access_log_def
 from sqlops.schema.inspect import LiveTable, inspect_table
@@ -86,13 +91,7 @@ def analyse_upgrade(session: Session, table: str) -> UpgradeAnalysis:
         null_rows = int(
             session.scalar(f"SELECT COUNT(*) FROM {quote_ident(table)} WHERE time_since_epoch IS NULL") or 0
         )
-    charset = session.scalar(
-        "SELECT CCSA.CHARACTER_SET_NAME FROM information_schema.TABLES T "
-        "JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY CCSA "
-        "ON CCSA.COLLATION_NAME = T.TABLE_COLLATION "
-        "WHERE T.TABLE_SCHEMA = DATABASE() AND T.TABLE_NAME = %s",
-        (table,),
-    )
+    charset = live.charset  # the schema model's: the character set of the table's collation
     state = read_state(session, table)
     return UpgradeAnalysis(
         table=table,
@@ -200,7 +199,7 @@ def date_day_fallback_note(analysis: UpgradeAnalysis, default_day: dt.date | Non
 
 @dataclass
 class UpgradeOutcome:
-    action: str  # "none", "in-place", "online-copy"
+    action: str  # "none", "in-place", "online-copy", "aborted"
     analysis: UpgradeAnalysis
     statements: list[str]
     rows_copied: int = 0
@@ -208,9 +207,24 @@ class UpgradeOutcome:
     seconds: float = 0.0
     resumed: bool = False
     notes: tuple[str, ...] = ()
+    target: str = ""  # database.table
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        target = self.target
+        if self.action == "aborted":
+            sent = len(self.statements)
+            return f"schema upgrade aborted: {sent} statement(s); {self.analysis.table} is untouched"
+        if self.action == "none" and not self.statements:
+            return f"{target} is up to date"
+        return (
+            f"schema upgrade of {target}: {self.action}, {len(self.statements)} statement(s), "
+            f"{self.rows_copied} row(s) copied, {self.verified_rows} verified, {self.seconds:.1f} s"
+            + (" (resumed)" if self.resumed else "")
+        )
 
 
-def plan_upgrade(
+def upgrade_plan(
     session: Session,
     analysis: UpgradeAnalysis,
     *,
@@ -218,14 +232,12 @@ def plan_upgrade(
     default_day: dt.date | None,
     keep_old: bool,
 ) -> Plan:
-    """What `upgrade` would run, as a reviewable script (``--dry-run``)."""
-    from sqlops.online.copy import plan_online_copy
-
+    """What `upgrade` would run, as a reviewable script (``--dry-run``): the steps the run sends,
+    read from the live table and the copy's progress."""
     refuse_if_unsafe(analysis, default_day)
-    if analysis.needs_copy:
-        plan = plan_online_copy(
-            session, upgrade_spec(analysis, zone=zone, default_day=default_day, keep_old=keep_old)
-        )
+    if analysis.needs_copy or analysis.unfinished_copy:
+        spec = upgrade_spec(analysis, zone=zone, default_day=default_day, keep_old=keep_old)
+        plan = copy_plan(session, spec).render()
         note = date_day_fallback_note(analysis, default_day)
         return Plan(JOB, plan.target, plan.statements, plan.notes + ((note,) if note else ()))
     return plan_in_place(analysis, zone=zone, flavour=session.info.flavour)
@@ -238,18 +250,16 @@ def run_upgrade(
     zone: str,
     default_day: dt.date | None,
     keep_old: bool,
-    progress: object = None,
+    progress: Callable[[Any], None] | None = None,
+    throttle: Callable[[], None] | None = None,
 ) -> UpgradeOutcome:
     """Apply the upgrade (the caller holds the job's named lock and records the run)."""
-    from sqlops.online.copy import run_online_copy
-    from sqlops.plan import execute
-
     refuse_if_unsafe(analysis, default_day)
     note = date_day_fallback_note(analysis, default_day)
     notes = (note,) if note else ()
     if analysis.needs_copy or analysis.unfinished_copy:
         spec = upgrade_spec(analysis, zone=zone, default_day=default_day, keep_old=keep_old)
-        result = run_online_copy(session, spec, progress=progress, throttle=replica_throttle(session))  # type: ignore[arg-type]
+        result = run_online_copy(session, spec, progress=progress, throttle=throttle)
         return UpgradeOutcome(
             "online-copy",
             analysis,
@@ -267,3 +277,43 @@ def run_upgrade(
     return UpgradeOutcome(
         "in-place", analysis, [e.statement.sql for e in done.executed], seconds=done.seconds, notes=notes
     )
+
+
+def upgrade_table(
+    settings: DatabaseConfig,
+    table: str,
+    *,
+    default_day: dt.date | None = None,
+    keep_old: bool = False,
+    abort: bool = False,
+    origin: str = "cli",
+    progress: Callable[[Any], None] | None = None,
+    throttle: Callable[[], None] | None = None,
+) -> UpgradeOutcome:
+    """Lock, re-inspect, plan, run (or abort) and record the upgrade of one table: what the CLI
+    calls. The table is analysed under the lock, so a run never acts on stale state."""
+    zone = settings.time_zone
+    with connect(settings, maintenance=True) as session:
+        where = f"{session.database}.{table}"
+        with job_lock(session, lock_name(JOB, session.database, table)):
+            analysis = analyse_upgrade(session, table)
+            if abort:
+                spec = upgrade_spec(analysis, zone=zone, default_day=default_day, keep_old=keep_old)
+                sent = abort_online_copy(session, spec)
+                return UpgradeOutcome("aborted", analysis, sent, target=where)
+            if analysis.up_to_date and not analysis.unfinished_copy:
+                return UpgradeOutcome("none", analysis, [], target=where)
+            with recorded_run(settings, JOB, where, origin) as run:
+                outcome = run_upgrade(
+                    session,
+                    analysis,
+                    zone=zone,
+                    default_day=default_day,
+                    keep_old=keep_old,
+                    progress=progress,
+                    throttle=throttle or replica_throttle(session),
+                )
+                run.statements = len(outcome.statements)
+                run.note(action=outcome.action, rows_copied=outcome.rows_copied, resumed=outcome.resumed)
+            outcome.target = where
+            return outcome

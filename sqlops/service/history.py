@@ -18,7 +18,7 @@ def job_history(
 ) -> list[dict[str, Any]]:
     """Recent runs with their duration in seconds (None while running or after a crash)."""
     statuses = ("failed", "interrupted", "died") if failed_only else None
-    rows = recent_runs(session, job=job, target=target, statuses=statuses, limit=limit, create=False)
+    rows = recent_runs(session, job=job, target=target, statuses=statuses, limit=limit)
     for row in rows:
         done = row["finished_at"]
         row["seconds"] = (done - row["started_at"]).total_seconds() if done else None

@@ -16,37 +16,17 @@ ORIGIN = "scheduler"
 
 def rotate_all(config: Config, stop: threading.Event | None = None) -> int:
     """`partition rotate` for every configured table; returns how many failed."""
-    from sqlops.partitions.rotate import run_rotate, targets
-    from sqlops.rollup.daily import RollupTarget
+    from sqlops.partitions.rotate import TableRotate, describe_rotate, rotate_tables
 
-    failed = 0
-    for target in targets(config):
-        if stop is not None and stop.is_set():
-            break
-        try:
-            outcome = run_rotate(
-                config.database, target, origin=ORIGIN, rollup=RollupTarget.from_config(config)
-            )
-        except LockHeldError as exc:
-            log.warning("rotate of %s skipped: %s", target.table, exc.what)
-        except SqlopsError as exc:
-            failed += 1
-            log.error("rotate of %s failed: %s", target.table, exc)
-        except Exception:  # a bug must not stop the other tables or the scheduler
-            failed += 1
-            log.exception("rotate of %s failed unexpectedly", target.table)
-        else:
-            rp = outcome.rotate_plan
-            log.info(
-                "rotate of %s: %d statement(s) in %.2f s; created %s, archived %s, dropped %s",
-                outcome.target,
-                len(outcome.executed),
-                outcome.seconds,
-                ", ".join(rp.created) or "none",
-                ", ".join(t for _, t in rp.archived) or "none",
-                ", ".join(rp.dropped) or "none",
-            )
-    return failed
+    def report(entry: TableRotate) -> None:
+        if entry.skipped and entry.error is not None:
+            log.warning("rotate of %s skipped: %s", entry.table, entry.error.what)
+        elif entry.error is not None:
+            log.error("rotate of %s failed: %s", entry.table, entry.error)
+        elif entry.outcome is not None:
+            log.info("%s", describe_rotate(entry.outcome))
+
+    return rotate_tables(config, origin=ORIGIN, stop=stop, on_table=report).failed
 
 
 def rollup(config: Config, stop: threading.Event | None = None) -> bool:

@@ -9,6 +9,7 @@ container as well as on a Proxmox node.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from sqlops.tuning import facts, proxmox, slowlog, sources
@@ -39,6 +40,24 @@ def run(
         findings.extend(check(machine, profile))
     findings.extend(mysql_checks(machine, profile, session, server_error))
     return Report(profile.name, profile.files, profile_source, machine.root.given, tuple(findings))
+
+
+def run_with_server(
+    machine: Machine,
+    profile: Profile,
+    *,
+    profile_source: str,
+    session_for: Callable[[], AbstractContextManager[Session | None]],
+) -> Report:
+    """:func:`run` with the session `session_for()` opens (None: no server to check). When the
+    server cannot be reached, the other checks still run and the slow-log item is UNKNOWN."""
+    from sqlops.errors import ConnectError
+
+    try:
+        with session_for() as session:
+            return run(machine, profile, profile_source=profile_source, session=session)
+    except ConnectError as exc:
+        return run(machine, profile, profile_source=profile_source, server_error=exc.what)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from sqlops.mycnf import option_lines
+
 # --------------------------------------------------------------------------------------------
 # Reading under a root
 
@@ -450,32 +452,18 @@ def mysql_server_options(root: Root, start: str = MY_CNF) -> dict[str, Setting]:
 
 
 def _read_cnf(root: Root, path: str, out: dict[str, Setting], depth: int) -> None:
-    read = root.read(path)
-    if not read.ok or depth > 10:
-        return
-    group = None
-    for number, raw in enumerate((read.text or "").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("!includedir"):
-            folder = line.split(None, 1)[1].strip() if " " in line else ""
-            for child in root.glob(folder, r"[^.].*\.cnf"):
-                _read_cnf(root, child, out, depth + 1)
-            continue
-        if line.startswith("!include"):
-            _read_cnf(root, line.split(None, 1)[1].strip(), out, depth + 1)
-            continue
-        if line.startswith("["):
-            group = line.strip("[] ").lower()
-            continue
-        if group not in MYSQL_SERVER_GROUPS and not (group or "").startswith(("mysqld-", "mariadb-")):
-            continue
-        name, sep, value = line.partition("=")
-        name = name.strip().lower().replace("-", "_")
-        name = name.removeprefix("loose_")
-        value = value.split("#", 1)[0].strip().strip("'\"") if sep else "ON"
-        out[name] = Setting(name, value, path, number)
+    def read(target: str) -> str | None:
+        got = root.read(target)
+        return (got.text or "") if got.ok else None
+
+    def list_dir(folder: str) -> list[str]:
+        return list(root.glob(folder, r"[^.].*\.cnf"))
+
+    for option in option_lines(path, read, list_dir, depth=depth):
+        group = option.group or ""
+        if group in MYSQL_SERVER_GROUPS or group.startswith(("mysqld-", "mariadb-")):
+            value = "ON" if option.value is None else option.value
+            out[option.name] = Setting(option.name, value, option.path, option.line)
 
 
 def mysql_flavour_hint(root: Root) -> tuple[str | None, str]:

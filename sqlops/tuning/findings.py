@@ -93,6 +93,24 @@ class Report:
             f"TUNE {self.status} - {self.profile}: {summary} ({checked} checked, {skipped} skipped) | {perf}"
         )
 
+    def as_text(self, *, verbose: bool = False) -> str:
+        """The terminal report: the status line, the profile, one line per item (with why,
+        what was read and the sources for items that do not pass, or all with `verbose`)."""
+        lines = [self.status_line()]
+        files = ", ".join(self.profile_files)
+        lines.append(f"profile {self.profile} ({self.profile_source}; {files}), root {self.root}")
+        for f in self.findings:
+            observed = f.observed if f.observed is not None else "-"
+            expected = f" (expected {f.expected})" if f.expected else ""
+            lines.append(f"{f.status:<8} {f.title}: {observed}{expected}")
+            if verbose or f.status not in {"OK"}:
+                if f.reason:
+                    lines.append(f"         why: {f.reason}")
+                if f.fact:
+                    lines.append(f"         read: {f.fact}")
+                lines += [f"         see: {url}" for url in f.sources]
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "profile": self.profile,

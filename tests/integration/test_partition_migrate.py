@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from support.legacy import LegacyWriter
 from support.logtable import create_log_table, insert_days, partition_rows
+from support.scripts import normal, statements_in
 
 from sqlops.config import Config, PartitionTableConfig
 from sqlops.errors import PreconditionError
@@ -125,8 +126,14 @@ def test_a_crashed_online_migrate_resumes_with_the_same_layout(db) -> None:  # t
         session.execute("INSERT INTO access_log (date_day, http_url) VALUES ('2025-09-09', 'during')")
     out = sqlops("--dsn", db.dsn, "partition", "status")
     assert "unfinished partition-migrate" in out.stdout
+    dry = sqlops("--dsn", db.dsn, "partition", "migrate", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
     outcome = migrate_table(db.settings(), target(), method="online")
     assert outcome.resumed and outcome.rows_copied == before
+    # The resume's script leaves out the steps done (no CREATE TABLE of the shadow) and is what ran.
+    assert statements_in(dry.stdout) == [normal(s) for s in outcome.statements]
+    assert not any(s.startswith("CREATE TABLE `_access_log_sqlops_new`") for s in outcome.statements)
+    assert outcome.statements[0].startswith("SET @sqlops_low = ")
     with db.connect() as session:
         names = [p.name for p in inspect_partitions(session, "access_log", "date_day").partitions]
         assert names[-3:] == ["p2025m12", "p2026m01", "pcatchall"]  # the first run's layout
@@ -270,6 +277,9 @@ def test_online_dry_run_is_a_reviewable_script(db) -> None:  # type: ignore[no-u
             "access_log"
         ]
         assert read_state(session, "access_log") is None
+    outcome = migrate_table(db.settings(), target(), method="online")
+    assert outcome.action == "online-copy"
+    assert statements_in(script) == [normal(s) for s in outcome.statements]  # the script is what ran
 
 
 def test_refusals_say_what_is_wrong_and_how_to_fix_it(db) -> None:  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ from support.servers import create_database, drop_database
 from sqlops.config import Config, PartitionTableConfig
 from sqlops.partitions.inspect import inspect_partitions
 from sqlops.partitions.months import add_months, month_start
-from sqlops.partitions.rotate import RotateIncomplete, Target, plan_for, run_rotate, targets
+from sqlops.partitions.rotate import RotateIncomplete, Target, rotate_plan_for, run_rotate, targets
 from sqlops.plan import execute
 
 D = dt.date
@@ -63,7 +63,7 @@ def test_rotate_premakes_by_splitting_the_catchall_and_is_idempotent(db) -> None
     with db.connect() as session:
         assert names(session) == ["pfirst", *(f"p2026m{m:02d}" for m in range(1, 6)), "pcatchall"]
         assert partition_rows(session)["p2026m02"] == 5
-        again = plan_for(session, target(premake_months=2), "+00:00", today=D(2026, 3, 15))
+        again = rotate_plan_for(session, target(premake_months=2), "+00:00", today=D(2026, 3, 15))
         assert not again.plan
         run = session.query_dicts("SELECT job, status, statements, origin FROM sqlops_job_runs")
     assert run == [{"job": "partition-rotate", "status": "ok", "statements": 1, "origin": "cli"}]
@@ -79,7 +79,7 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
         # full partitions right after migrate): the plan says which is which.
         reasons = [
             s.reason
-            for s in plan_for(
+            for s in rotate_plan_for(
                 session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
             ).plan.statements
         ]
@@ -107,7 +107,7 @@ def test_retention_archives_expired_months_into_tables(db) -> None:  # type: ign
             "AND TABLE_NAME = 'access_log_2025m09'"
         )
         assert "partitioned" not in (options or "").lower()
-        assert not plan_for(
+        assert not rotate_plan_for(
             session, target(premake_months=1, retention_months=2), "+00:00", today=D(2026, 1, 10)
         ).plan
 
@@ -328,9 +328,9 @@ def test_property_rotate_again_plans_nothing_and_the_layout_has_no_gaps(
         for advance, per_day in steps:
             today += dt.timedelta(days=advance)
             with connect(settings_) as session:
-                rp = plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
+                rp = rotate_plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
                 execute(session, rp.plan, allow_destructive=section.allow_destructive)
-                again = plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
+                again = rotate_plan_for(session, tgt, "+00:00", today=today, split_catchall=True)
                 assert not again.plan, f"second plan on {today}: {[s.sql for s in again.plan.statements]}"
                 state = inspect_partitions(session, "access_log", "date_day")
                 cutoff = None
@@ -400,3 +400,27 @@ def test_rotate_status_and_check_work_with_a_named_zone_without_the_servers_zone
     assert report["time_zone"] == "Pacific/Kiritimati" and report["headroom_days"] > 0
     check = sqlops("--dsn", db.dsn, "partition", "check", config=config)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_rotate_tables_goes_on_after_a_failed_table_and_skips_a_locked_one(db) -> None:  # type: ignore[no-untyped-def]
+    """The one multi-table policy the CLI and the scheduler share."""
+    import dataclasses
+
+    from sqlops.db import named_lock
+    from sqlops.partitions.rotate import partition_lock, rotate_tables
+
+    with db.connect() as session:
+        create_log_table(session)
+        partition_like_migrate(session, "access_log", D(2025, 10, 1), D(2025, 12, 1), premake=1)
+    sections = {"access_log": PartitionTableConfig(premake_months=1), "a_missing": PartitionTableConfig()}
+    config = dataclasses.replace(Config(), database=db.settings(), partitions=sections)
+    run = rotate_tables(config)
+    by = {t.table: t for t in run.tables}
+    assert [t.table for t in run.tables] == ["a_missing", "access_log"]  # the failure came first
+    assert by["a_missing"].failed and "does not exist" in by["a_missing"].error.what  # type: ignore[union-attr]
+    assert by["access_log"].error is None and by["access_log"].outcome is not None
+    assert run.failed == 1 and run.exit_code == 1
+    with db.connect() as session, named_lock(session, partition_lock(session, "access_log")):
+        locked = rotate_tables(config, targets(config, "access_log"))
+    (entry,) = locked.tables
+    assert entry.skipped and not entry.failed and locked.failed == 0 and locked.exit_code == 4

@@ -15,12 +15,14 @@ from collections import defaultdict
 import pytest
 from support.legacy import LegacyWriter
 from support.logtable import create_log_table, insert_rows, partition_like_migrate, row
+from support.scripts import normal, statements_in
 
 import sqlops.rollup.daily as daily
 from sqlops.config import Config, PartitionTableConfig
 from sqlops.errors import PreconditionError
 from sqlops.partitions.rotate import run_rotate, targets
-from sqlops.rollup.daily import refresh_daily
+from sqlops.rollup.daily import refresh_daily, refresh_plan
+from sqlops.steps import rendered_sql
 
 D = dt.date
 ENV = {**os.environ, "HOME": "/nonexistent", "SQLOPS_CONFIG": ""}
@@ -109,20 +111,21 @@ def test_a_crash_mid_refresh_neither_counts_twice_nor_skips(db, monkeypatch: pyt
     with db.connect() as session:
         create_log_table(session)
         insert_rows(session, traffic([D(2026, 3, 1)], 300))
-    real = daily._add_chunk
-    calls = []
+    calls: list[int] = []
 
-    def crash_after_the_merge(session, source, target, low, high):  # type: ignore[no-untyped-def]
-        rows = real(session, source, target, low, high)  # rollup rows and progress written ...
-        calls.append(high)
-        if len(calls) == 2:
-            raise RuntimeError("killed mid-transaction")  # ... but never committed
-        return rows
+    with db.connect() as session:
+        real = session.commit
 
-    monkeypatch.setattr(daily, "_add_chunk", crash_after_the_merge)
-    with db.connect() as session, pytest.raises(RuntimeError):
-        refresh_daily(session, "access_log", "access_log_daily", chunk_rows=100)
-    monkeypatch.setattr(daily, "_add_chunk", real)
+        def crash_before_the_second_commit() -> None:
+            # The chunk's rollup rows and progress are written ... but never committed.
+            calls.append(int(session.scalar("SELECT @sqlops_high")))
+            if len(calls) == 2:
+                raise RuntimeError("killed mid-transaction")
+            real()
+
+        monkeypatch.setattr(session, "commit", crash_before_the_second_commit)
+        with pytest.raises(RuntimeError):
+            refresh_daily(session, "access_log", "access_log_daily", chunk_rows=100)
     with db.connect() as session:
         assert session.scalar("SELECT last_id FROM sqlops_rollup_progress") == calls[0]
         assert session.scalar("SELECT SUM(requests) FROM access_log_daily") == 100
@@ -147,7 +150,20 @@ def test_since_recomputes_days_and_keeps_archived_ones(db) -> None:  # type: ign
         session.execute(
             "UPDATE access_log SET http_reply_size = 0 WHERE date_day = '2025-12-05'"
         )  # corrected
+    dry = sqlops("--dsn", db.dsn, "rollup", "refresh", "--since", "2025-01-01", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    for day in ("2025-11-05", "2025-11-20", "2025-12-05"):  # each day's delete and re-merge
+        assert f"DELETE FROM `access_log_daily` WHERE date_day = '{day}';" in dry.stdout, day
+        assert f"WHERE date_day = '{day}' AND id <= 36 GROUP BY" in dry.stdout, day
+    assert "'2025-11-04'" not in dry.stdout and "'2025-12-06'" not in dry.stdout
+    with db.connect() as session:
+        planned = rendered_sql(
+            refresh_plan(session, "access_log", "access_log_daily", since=D(2025, 1, 1)).steps
+        )
         outcome = refresh_daily(session, "access_log", "access_log_daily", since=D(2025, 1, 1))
+        assert outcome.statements == planned  # the dry run shows what runs
+        assert [s for s in planned if s.startswith("DELETE")]
+        assert statements_in(dry.stdout) == [normal(s) for s in planned]
         assert outcome.rows_read == 0 and outcome.days_rebuilt == 31  # 2025-11-05 .. 2025-12-05
         assert any("days before 2025-11-05 are no longer in access_log" in n for n in outcome.notes)
         assert (
@@ -168,7 +184,11 @@ def test_cli_refresh_dry_run_json_and_a_source_without_date_day(db) -> None:  # 
         "CREATE TABLE IF NOT EXISTS `access_log_daily`" in dry.stdout
         or "CREATE TABLE IF NOT EXISTS access_log_daily" in dry.stdout
     )
-    assert "INSERT INTO `access_log_daily`" in dry.stdout and "id > 0 AND id <= 5" in dry.stdout
+    assert "INSERT INTO `access_log_daily`" in dry.stdout and "SET @sqlops_low = 0," in dry.stdout
+    assert "up to id 0; MAX(id) is 5" in dry.stdout
+    with db.connect() as session:  # the dry run's script is what the refresh sends
+        planned = [normal(s) for s in rendered_sql(refresh_plan(session, "access_log", "access_log_daily").steps)]
+        assert statements_in(dry.stdout) == planned and planned[0].startswith("CREATE TABLE IF NOT EXISTS")
     out = sqlops("--dsn", db.dsn, "rollup", "refresh", "--format", "json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)

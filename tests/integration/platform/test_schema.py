@@ -15,7 +15,7 @@ from sqlops.plan import execute, render
 from sqlops.schema.init import plan_init
 from sqlops.schema.inspect import existing_tables, inspect_table
 from sqlops.schema.status import inspect_status
-from sqlops.schema.upgrade import analyse_upgrade, plan_upgrade, run_upgrade
+from sqlops.schema.upgrade import analyse_upgrade, run_upgrade, upgrade_plan
 
 ZONE = "+03:00"  # not UTC on purpose: the day of an epoch depends on it
 
@@ -180,10 +180,32 @@ def test_upgrade_is_recorded_and_second_run_does_nothing(db) -> None:  # type: i
 def test_dry_run_of_upgrade_changes_nothing(db) -> None:  # type: ignore[no-untyped-def]
     _legacy_table(db, 10)
     with db.connect() as session:
-        plan = plan_upgrade(
+        plan = upgrade_plan(
             session, analyse_upgrade(session, "access_log"), zone=ZONE, default_day=None, keep_old=False
         )
         text = render(plan)
     assert "RENAME TABLE `access_log` TO `_access_log_sqlops_old`" in text
     assert {r[0] for r in db.sql("SHOW TABLES")} == {"access_log"}
     assert db.sql("SHOW TRIGGERS") == []
+
+
+def test_upgrade_dry_run_is_what_the_upgrade_sends(db) -> None:  # type: ignore[no-untyped-def]
+    from support.scripts import normal, statements_in
+
+    from sqlops.schema.upgrade import upgrade_table
+
+    _legacy_table(db, 40)
+    env = {"SQLOPS_DATABASE_TIME_ZONE": ZONE}
+    from click.testing import CliRunner
+
+    from sqlops.cli.app import cli
+
+    dry = CliRunner().invoke(cli, ["--dsn", db.dsn, "schema", "upgrade", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    settings = db.settings(time_zone=ZONE)
+    outcome = upgrade_table(settings, "access_log")
+    assert outcome.action == "online-copy" and outcome.target == f"{db.name}.access_log"
+    assert statements_in(dry.output) == [normal(s) for s in outcome.statements]
+    kinds = [s.split(" ", 2)[:2] for s in outcome.statements]
+    assert ["RENAME", "TABLE"] in kinds and ["INSERT", "INTO"] in kinds  # swap and chunked copy
+    assert upgrade_table(settings, "access_log").summary() == f"{db.name}.access_log is up to date"
