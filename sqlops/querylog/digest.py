@@ -184,7 +184,8 @@ class ClassAccumulator:
         n = self.db_counts.pop(INHERIT, 0)
         if n:
             self.db_counts[db] += n
-        if self.worst is not None and self.worst[DB] is INHERIT:
+        # Compare by value: a worker's rows come back pickled, so the marker is a copy there.
+        if self.worst is not None and self.worst[DB] == INHERIT:
             row = list(self.worst)
             row[DB] = db
             self.worst = tuple(row)
@@ -479,7 +480,7 @@ def to_query_class(acc: ClassAccumulator, source_names: list[str]) -> QueryClass
         truncated = len(sql) > EXAMPLE_LIMIT
         example = QueryExample(
             sql=sql[:EXAMPLE_LIMIT].decode("utf-8", "replace"),
-            database=_text(None if w[DB] is INHERIT else w[DB]),
+            database=_text(None if w[DB] == INHERIT else w[DB]),
             timestamp=_to_datetime(w[TS]),
             query_time=None if w[0] is None else round(w[0] * 1e-6, 6),
             source=source_names[w[SOURCE]],

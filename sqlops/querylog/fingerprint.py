@@ -105,7 +105,10 @@ _LITERAL_WORDS = frozenset((b"NULL", b"TRUE", b"FALSE"))
 _UNARY_AFTER = frozenset(
     (b"(", b",", b"=", b"<", b">", b"<=", b">=", b"<>", b"!=", b"<=>", b"*", b"/", b"+", b"-", b"%", b"^")
 )
-_TABLE_NAME_AFTER = frozenset((b"INTO", b"TABLE", b"REFERENCES"))
+# A name followed by "(" after these words is a table (``INSERT INTO t (a)``, ``CREATE TABLE IF
+# NOT EXISTS t (a INT)``); anywhere else it is a call (``CALL p(1)``, ``SELECT db.f(1)``). Either
+# way the space before "(" and backticks around the name do not change the shape.
+_TABLE_NAME_AFTER = frozenset((b"INTO", b"TABLE", b"REFERENCES", b"EXISTS"))
 _IN_LIST_TOKENS = frozenset((b"?", b",", b"(", b")"))
 _WORD_START = [bool(re.match(rb"[0-9A-Za-z_$\x80-\xff]", bytes([b]))) for b in range(256)]
 
@@ -178,6 +181,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
     stack: list[int] = []  # indexes in `out` of open parentheses
     values_depth = -1  # stack depth of a VALUES row list, -1 when not in one
     last_row: tuple[int, int] | None = None
+    ident_at = -1  # index in `out` of the last plain or quoted identifier
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -209,6 +213,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                 tok = inner
             if values_depth == len(stack):
                 values_depth, last_row = -1, None
+            ident_at = len(out)
             out.append(tok)
             continue
         elif (0x30 <= first <= 0x39 or first == 0x2E) and _FULL_NUMBER.fullmatch(tok):
@@ -225,7 +230,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
             ):
                 tokens[i:i] = [b"("]  # IN(, AND(, ON(: a keyword, then a parenthesis
                 tok = upper
-            elif not after_dot and out and out[-1].upper() in _TABLE_NAME_AFTER:
+            elif _table_context(out, len(out)):
                 tokens[i:i] = [b"("]  # INSERT INTO t(a, b): a table name, not a call
                 out.append(word)
                 continue
@@ -252,6 +257,10 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                     and (len(out) < 2 or (out[-2] != b"." and out[-2] not in _TABLE_NAME_AFTER))
                 ):
                     stack.append(len(out) - 1)
+                    out[-1] = out[-1] + b"("
+                elif out and ident_at == len(out) - 1 and not _table_context(out, ident_at):
+                    # `p`(1) and p (1): the call p(1), one shape however it is spelled
+                    stack.append(ident_at)
                     out[-1] = out[-1] + b"("
                 else:
                     if values_depth == len(stack) and not (out and out[-1] in (b",", b"VALUES", b"ROW")):
@@ -290,12 +299,23 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                 tok = upper
         if values_depth == len(stack) and tok not in (b",", b"ROW"):
             values_depth, last_row = -1, None
+        if _WORD_START[first] and tok.upper() not in RESERVED and tok.upper() not in FUNCTIONS:
+            ident_at = len(out)
         out.append(tok)
 
     while out and out[-1] == b";":
         out.pop()
     text = _join(out)
     return Fingerprint(text, text.upper(), complete)
+
+
+def _table_context(out: list[bytes], at: int) -> bool:
+    """True when the (possibly qualified) name at out[at] follows INTO, TABLE, REFERENCES or
+    EXISTS: then "(" after it opens a column list, not a call."""
+    j = at - 1
+    while j >= 1 and out[j] == b".":
+        j -= 2
+    return j >= 0 and out[j].upper() in _TABLE_NAME_AFTER
 
 
 def _is_unary_context(previous: bytes) -> bool:

@@ -80,7 +80,9 @@ def read_one(path: str, acc: DigestAccumulator, fingerprinter: Fingerprinter, op
     stream, plain = _open(path)
     try:
         first = _read(stream, name, BLOCK)
-        kind = options.log_type if options.log_type != "auto" else detect_type(first, name)
+        kind = detect_type(first, name) if options.log_type == "auto" else options.log_type
+        if options.log_type != "auto":
+            check_forced_type(first, name, kind)
         acc.sources[source].kind = kind
         size = os.fstat(stream.fileno()).st_size if plain else 0
         if kind == "slow" and plain and size >= PARALLEL_MIN_BYTES and options.worker_count() > 1:
@@ -118,6 +120,26 @@ def detect_type(head: bytes, name: str) -> Literal["slow", "general"]:
         f"{name}: not a MySQL/MariaDB slow or general query log",
         why=why,
         fix="pass the slow_query_log_file or general_log_file of the server (or --type slow|general)",
+    )
+
+
+def check_forced_type(head: bytes, name: str, kind: str) -> None:
+    """Refuse a --type that the first block plainly contradicts (a general log read as a slow
+    log would otherwise give an empty report and exit 0)."""
+    slow_marks = len(_SLOW_MARK.findall(head))
+    general_marks = len(_RECORD.findall(head))
+    # Either kind can quote the other in a statement: only a clear majority contradicts --type.
+    if kind == "slow" and general_marks > 4 * slow_marks:
+        looks, other = "a general query log", "general"
+    elif kind == "general" and slow_marks > 4 * general_marks:
+        looks, other = "a slow query log", "slow"
+    else:
+        return
+    raise InputError(
+        f"{name}: --type {kind} was given, but the file looks like {looks}",
+        why=f"its first {len(head)} bytes hold {slow_marks} slow-log header line(s) "
+        f"('# User@Host:', '# Query_time:') and {general_marks} general-log record(s) (Query, Connect, ...)",
+        fix=f"use --type {other} (or --type auto, the default)",
     )
 
 
@@ -312,6 +334,6 @@ def merge_ranges(acc: DigestAccumulator, source: int, results: list[RangeResult]
         stats.entries += part.sources[0].entries
         stats.server_headers += part.sources[0].server_headers
         stats.nul_bytes += part.sources[0].nul_bytes
-        if result.final_database is not INHERIT:
+        if result.final_database != INHERIT:  # by value: results come back pickled
             database = result.final_database
         line_offset += result.lines

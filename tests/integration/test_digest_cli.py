@@ -118,7 +118,9 @@ def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
     assert data["queries"] == 403
 
 
-def test_gzip_on_stdin_is_read_transparently(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gzip_on_stdin_is_read_transparently(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`zcat` forgotten: `digest --log - < slow.log.gz` reads the gzip data by its magic bytes."""
     fake = io.TextIOWrapper(io.BytesIO(gzip.compress(Path(MYSQL).read_bytes())))
     monkeypatch.setattr(sys, "stdin", fake)
@@ -159,8 +161,24 @@ def test_general_log_and_type_option(capsys: pytest.CaptureFixture[str]) -> None
     data = run_json(capsys, "--log", str(DATA / "mariadb1011-general.log"))
     assert data["sources"][0]["kind"] == "general"
     assert data["classes"][0]["query_time"] is None
-    forced = run_json(capsys, "--log", str(DATA / "mariadb1011-general.log"), "--type", "slow")
-    assert forced["queries"] == 0  # read as a slow log it has no entries (and says so)
+    forced = run_json(capsys, "--log", str(DATA / "mysql97-general.log"), "--type", "general")
+    assert forced["sources"][0]["kind"] == "general" and forced["queries"] > 0
+
+
+@pytest.mark.parametrize(
+    "log,forced,looks",
+    [
+        ("mariadb1011-general.log", "slow", "looks like a general query log"),
+        ("mysql97-general.log", "slow", "looks like a general query log"),
+        ("mysql97-slow.log", "general", "looks like a slow query log"),
+    ],
+)
+def test_wrong_type_option_is_refused(
+    capsys: pytest.CaptureFixture[str], log: str, forced: str, looks: str
+) -> None:
+    code, out, err = run(capsys, "--log", str(DATA / log), "--type", forced)
+    assert code == 2 and out == ""
+    assert looks in err and "--type auto" in err
 
 
 def test_config_defaults(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
