@@ -147,6 +147,8 @@ class Fingerprinter:
         self._max = max_cached
 
     def __call__(self, sql: bytes) -> Fingerprint:
+        if len(sql) > BIG_FINGERPRINT:
+            return fingerprint_big(sql)  # bounded memory; such statements are rare: no cache
         pieces = _SPLIT.split(sql)
         key: object
         if len(sql) > self.BIG_STATEMENT:
@@ -380,3 +382,135 @@ def _join(out: list[bytes]) -> bytes:
         parts.append(tok)
         previous = tok
     return b"".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Statements over BIG_FINGERPRINT bytes (a 50 MB bulk INSERT): the tokenizer would hold millions
+# of tokens. Their first PREFIX bytes (cut after a row, or before a literal) go through the
+# tokenizer; the rest is reduced, one literal at a time and without keeping it, to the set of
+# its non-literal pieces (white space dropped, upper case: for a bulk INSERT `,` `,NULL),(`
+# and perhaps `)ONDUPLICATEKEYUPDATE...`). When that set is the set of the next row after the
+# cut, which the tokenizer collapses into the row before it, the fingerprint is the head's:
+# the tokenizer over the whole text would give the same. Otherwise a hash of the set is
+# appended, so statements that differ past the prefix fall into different classes.
+
+BIG_FINGERPRINT = 1024 * 1024
+PREFIX = 64 * 1024
+_IN_RUN = re.compile(rb"IN \(\?(?:, \?)*")
+_WHITE = b" \t\r\n"
+
+
+# _SPLIT with the literals captured too (group 3), so that split() keeps every byte: the
+# lengths of the pieces then tell where each window of a big statement really ends.
+_SPLIT_ALL = re.compile(
+    rb"(?=[/`#\-'\"0-9.])(?:("
+    + _BACKTICK
+    + rb"|/\*M?![\s\S]*?\*/"
+    + rb")|(?:/\*[\s\S]*?\*/|"
+    + _LINE_COMMENT
+    + rb")()|("
+    + _STRING
+    + rb"|"
+    + _DQ_STRING
+    + rb"|"
+    + _NUMBER
+    + rb"))"
+)
+_WINDOW = 1024 * 1024
+_OPENERS = re.compile(rb"['\"`]|/\*")
+
+
+def _pieces(data: bytes, start: int, end: int) -> tuple[frozenset[bytes], bool]:
+    """The distinct non-literal pieces of data[start:end] (white space dropped, upper case;
+    quoted identifiers and executable comments included) and whether a literal or comment is
+    left open. Works on 1 MiB windows with C-level split/join/translate, so memory stays bounded
+    and no Python code runs per literal."""
+    seen: set[bytes] = set()
+    open_ = False
+    pos = start
+    window = _WINDOW
+    while pos < end:
+        stop = min(pos + window, end)
+        parts = _SPLIT_ALL.split(data[pos:stop])
+        texts = parts[0::4]
+        if stop < end and len(parts) > 1:
+            # The window may cut the last text piece: leave it whole to the next window.
+            stop -= len(parts[-1])
+            texts[-1] = b""
+        joined = b"\x00".join(texts)
+        opener = _OPENERS.search(joined)
+        if opener is not None:
+            if stop == end:
+                open_ = True  # a literal or comment that never closes
+            else:
+                # A literal cut by the window (or one that never closes): the window ends
+                # where it starts, and the next one begins there.
+                index = joined.count(b"\x00", 0, opener.start())
+                within = opener.start() - (joined.rfind(b"\x00", 0, opener.start()) + 1)
+                offset = len(b"".join(filter(None, parts[: 4 * index]))) + within
+                if offset == 0:
+                    window *= 2  # one literal longer than the window: widen it
+                    continue
+                parts = parts[: 4 * index]
+                texts = [*parts[0::4], texts[index][:within]]
+                joined = b"\x00".join(texts)
+                stop = pos + offset
+        seen.update(joined.translate(None, _WHITE).upper().split(b"\x00"))
+        seen.update(k for k in parts[1::4] if k is not None)
+        pos, window = stop, _WINDOW
+    seen.discard(b"")
+    return frozenset(seen), open_
+
+
+def _row_cuts(data: bytes, start: int, end: int, after: int, wanted: int) -> list[int]:
+    """Up to `wanted` offsets just after a ``)`` followed by ``,`` outside literals, at or past
+    `after`; gives up at the first literal or comment beyond after + PREFIX."""
+    cuts: list[int] = []
+    previous = start
+    for m in _SPLIT.finditer(data, start, end):
+        gap_end = m.start()
+        if gap_end > after:
+            _gap_cuts(data, max(previous, after), gap_end, cuts, wanted)
+            if len(cuts) >= wanted or gap_end >= after + PREFIX:
+                return cuts
+        previous = m.end()
+    _gap_cuts(data, max(previous, after), end, cuts, wanted)
+    return cuts
+
+
+def _gap_cuts(data: bytes, lo: int, hi: int, cuts: list[int], wanted: int) -> None:
+    at = data.find(b")", lo, hi)
+    while at >= 0 and len(cuts) < wanted:
+        nxt = at + 1
+        while nxt < hi and data[nxt] in _WHITE:
+            nxt += 1
+        if nxt < hi and data[nxt] == 0x2C:  # ","
+            cuts.append(at + 1)
+        at = data.find(b")", at + 1, hi)
+
+
+def fingerprint_big(data: bytes, start: int = 0, end: int | None = None) -> Fingerprint:
+    """Fingerprint data[start:end] with bounded memory (see above)."""
+    end = len(data) if end is None else end
+    cuts = _row_cuts(data, start, end, start + PREFIX, 3)
+    if not cuts:
+        # No row boundary near PREFIX: cut before the first literal that starts past it.
+        m = _SPLIT.search(data, start + PREFIX, end)
+        cuts = [m.start()] if m is not None else [end]
+    cut = cuts[0]
+    head = fingerprint(data[start:cut])
+    if cut >= end:
+        return head
+    pieces, open_ = _pieces(data, cut, end)
+    complete = head.complete and not open_
+    # Two more rows collapse into the row before the cut; when the rest has exactly their
+    # pieces, it is more rows like them, and the tokenizer would collapse those too.
+    if (
+        len(cuts) == 3
+        and fingerprint(data[start : cuts[2]]) == head
+        and pieces == _pieces(data, cut, cuts[2])[0]
+    ):
+        return Fingerprint(head.text, head.key, complete)
+    digest = hashlib.blake2b(b"\x00".join(sorted(pieces)), digest_size=8).hexdigest().encode()
+    text = _IN_RUN.sub(b"IN (?+", head.text) + b" ... /* over 1 MiB; the rest has shape " + digest + b" */"
+    return Fingerprint(text, text.upper(), complete)

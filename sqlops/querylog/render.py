@@ -103,6 +103,13 @@ def report_json(report: DigestReport, top: int) -> dict[str, Any]:
             "items": [{"source": s.source, "line": s.line, "reason": s.reason} for s in report.skipped],
         },
         "classes": [class_json(c) for c in report.classes[: max(top, 0)]],
+        "classes_beyond_cap": None
+        if report.beyond_cap is None
+        else {
+            "classes": report.beyond_cap.classes,
+            "statements": report.beyond_cap.statements,
+            "query_time": report.beyond_cap.query_time,
+        },
     }
 
 
@@ -188,6 +195,13 @@ def report_text(report: DigestReport, top: int) -> str:
         )
     if len(report.classes) > len(shown):
         lines.append(f"# ({len(report.classes) - len(shown)} more classes; raise --top to see them)")
+    if report.beyond_cap is not None:
+        b = report.beyond_cap
+        lines.append(
+            f"# (and {b.classes} classes beyond the cap of {len(report.classes)} kept in full: "
+            f"{b.statements} statements, {b.query_time:.4f} s together; the classes with the "
+            "least total time were folded first)"
+        )
     for rank, c in enumerate(shown, start=1):
         lines.append("")
         lines += _class_detail(rank, c)

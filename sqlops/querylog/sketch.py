@@ -41,6 +41,14 @@ class QuantileSketch:
         for key, n in keys.items():
             buckets[key] = buckets.get(key, 0) + n
 
+    def add_one(self, value: int) -> None:
+        self.count += 1
+        if not value:
+            self.zeros += 1
+            return
+        key = math.ceil(math.log(value) * _INV_LOG_GAMMA)
+        self.buckets[key] = self.buckets.get(key, 0) + 1
+
     def merge(self, other: QuantileSketch) -> None:
         self.zeros += other.zeros
         self.count += other.count

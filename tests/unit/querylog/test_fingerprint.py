@@ -69,7 +69,9 @@ PT_CASES = [c for c in CASES if c.pt is not None]
 @pytest.mark.parametrize("case", PT_CASES, ids=[c.name for c in PT_CASES])
 def test_documented_pt_difference_still_holds(case: Case) -> None:
     """The pt: lines document what pt-query-digest does; if percona-toolkit changes, we see it."""
-    assert shutil.which("pt-fingerprint"), "pt-fingerprint is missing: apt-get install percona-toolkit (.ci/run does)"
+    assert shutil.which("pt-fingerprint"), (
+        "pt-fingerprint is missing: apt-get install percona-toolkit (.ci/run does)"
+    )
     out = subprocess.run(["pt-fingerprint", "--query", case.sql], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == case.pt
     assert case.pt != case.expected
