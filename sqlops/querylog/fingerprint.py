@@ -173,6 +173,38 @@ def lexically_complete(sql: bytes) -> bool:
     return True
 
 
+# Incremental form of lexically_complete for the slow-log reader, which extends an open
+# statement one header-like line at a time: each call scans only the new text (checking the
+# whole text again at each of up to 64 boundaries was quadratic).
+_NEXT_OPENER = re.compile(rb"['\"`]|/\*|" + _LINE_COMMENT)
+_CLOSERS = {
+    b"'": re.compile(rb"(?:[^'\\]++|\\[\s\S]|'')*+'"),
+    b'"': re.compile(rb'(?:[^"\\]++|\\[\s\S]|"")*+"'),
+    b"`": re.compile(rb"(?:[^`]++|``)*+`"),
+    b"/*": re.compile(rb"[\s\S]*?\*/"),
+}
+
+
+def lexical_state(data: bytes, start: int, end: int, state: bytes = b"") -> bytes:
+    """What is open after data[start:end] when `state` was open before it: b"" (nothing), or
+    the opening quote or ``/*``. Chained over consecutive ranges that end at a line end, the
+    result is b"" exactly when lexically_complete() holds for the whole text."""
+    pos = start
+    while True:
+        if state:
+            m = _CLOSERS[state].match(data, pos, end)
+            if m is None:
+                return state
+            pos, state = m.end(), b""
+        m = _NEXT_OPENER.search(data, pos, end)
+        if m is None:
+            return b""
+        opener = m.group()
+        pos = m.end()
+        if opener[0] not in (0x23, 0x2D):  # not a "#" / "-- " comment, which ends at the line end
+            state = opener
+
+
 def fingerprint(sql: bytes | str) -> Fingerprint:
     """Fingerprint one statement (or several separated by ``;``) with the full tokenizer."""
     if isinstance(sql, str):

@@ -27,7 +27,7 @@ from sqlops.querylog.fingerprint import (
     Fingerprint,
     Fingerprinter,
     fingerprint_big,
-    lexically_complete,
+    lexical_state,
 )
 
 # An entry start: "# Time:" (with the "# User@Host:" line after it) or "# User@Host:" alone.
@@ -322,6 +322,7 @@ class SlowLogScanner:
             # A literal is still open: the next boundaries may be text inside it. Join them
             # while the statement can still close, within MAX_STATEMENT_JOIN bytes.
             j = k + 1
+            scanned, state = body, b""
             while True:
                 j += 1
                 if j > len(starts) or j - k > MAX_JOINED_BOUNDARIES:
@@ -333,7 +334,9 @@ class SlowLogScanner:
                 nxt = starts[j] if j < len(starts) else len(buf)
                 if nxt - s > MAX_STATEMENT_JOIN:
                     break
-                if lexically_complete(data[body:nxt]):
+                state = lexical_state(data, scanned, nxt, state)
+                scanned = nxt
+                if not state:
                     joined = self._statement(data, body, nxt)
                     if joined is not None and joined[1].complete:
                         result, used = joined, j - k

@@ -103,3 +103,30 @@ def test_classes_beyond_the_cap_are_folded_and_counted(
     data = report_json(capped, 20)
     assert data["classes_beyond_cap"]["classes"] == capped.beyond_cap.classes
     assert "beyond the cap" in report_text(capped, 20)
+
+
+def test_joining_across_header_like_lines_scans_each_byte_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A literal holding 60 header-like lines: the reader checks the statement line by line,
+    and each check reads only the new text (checking the whole text again was quadratic)."""
+    from sqlops.querylog import slowlog
+
+    fake = "".join(
+        f"# Time: 2020-01-01T00:00:{k:02d}.000000Z\n# User@Host: x[x] @ y [10.0.0.1]  Id: {k}\nSELECT 1;\n"
+        for k in range(60)
+    )
+    text = "".join(_entry(i, f"INSERT INTO notes VALUES ({i}, 'pasted:\n{fake}')") for i in range(5))
+    log = tmp_path / "slow.log"
+    log.write_text(text)
+    scanned = []
+    real = slowlog.lexical_state
+
+    def counting(data: bytes, start: int, end: int, state: bytes = b"") -> bytes:
+        scanned.append(end - start)
+        return real(data, start, end, state)
+
+    monkeypatch.setattr(slowlog, "lexical_state", counting)
+    report = digest_logs([str(log)], ReadOptions(jobs=1))
+    assert report.queries == 5 and report.class_count == 1 and report.skipped_total == 0
+    assert sum(scanned) <= len(text)
