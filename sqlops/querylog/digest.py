@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlops.querylog.fingerprint import Fingerprint, class_id
-from sqlops.querylog.sketch import QuantileSketch
+from sqlops.querylog.sketch import QuantileSketch, decade_histogram
 
 # The statistics every class carries. Times are integer microseconds inside, seconds outside.
 METRICS = ("query_time", "lock_time", "rows_sent", "rows_examined", "rows_affected", "bytes_sent")
@@ -283,7 +283,11 @@ class DigestAccumulator:
     # later statements of a folded class go there too. Their number is still counted exactly.
     MAX_CLASSES = 10_000
 
-    def __init__(self) -> None:
+    def __init__(self, window: tuple[float | None, float | None] | None = None) -> None:
+        # --since/--until: statements whose timestamp is outside [since, until), or unknown,
+        # are counted in `outside_window` and left out of every class.
+        self.window = window
+        self.outside_window = 0
         self.classes: dict[bytes, ClassAccumulator] = {}
         self.beyond_cap: ClassAccumulator | None = None
         self.folded: set[bytes] = set()  # 8-byte hashes of the folded class keys
@@ -325,7 +329,12 @@ class DigestAccumulator:
     def flush(self) -> None:
         classes = self.classes
         folded = self.folded
+        window = self.window
         for key, rows in self.pending.items():
+            if window is not None:
+                rows = self._in_window(rows, window)
+                if not rows:
+                    continue
             acc = classes.get(key)
             if acc is None:
                 if folded and _short_key(key) in folded:
@@ -341,6 +350,13 @@ class DigestAccumulator:
         self.pending_rows = 0
         if len(classes) > self.MAX_CLASSES:
             self._fold_smallest()
+
+    def _in_window(self, rows: list[Row], window: tuple[float | None, float | None]) -> list[Row]:
+        low = float("-inf") if window[0] is None else window[0]
+        high = float("inf") if window[1] is None else window[1]
+        kept = [r for r in rows if r[TS] is not None and low <= r[TS] < high]
+        self.outside_window += len(rows) - len(kept)
+        return kept
 
     def _beyond(self) -> ClassAccumulator:
         if self.beyond_cap is None:
@@ -378,6 +394,7 @@ class DigestAccumulator:
                 self.skipped.append((source_map[s], pos, line, reason))
         self.skipped_total += other.skipped_total
         self.skipped_by_reason.update(other.skipped_by_reason)
+        self.outside_window += other.outside_window
         if other.beyond_cap is not None:
             self._beyond().merge(other.beyond_cap)
             self._beyond().worst = None
@@ -472,6 +489,8 @@ class QueryClass:
     example: QueryExample | None
     # Set only for classes read from performance_schema.
     server_digest: str | None = None
+    # Statements per decade of query time: 1 us, 10 us, 100 us, 1 ms, 10 ms, 100 ms, 1 s, 10 s+.
+    query_time_histogram: tuple[int, ...] | None = None
 
     def metric(self, name: str) -> MetricSummary | None:
         return self.metrics.get(name)
@@ -511,6 +530,8 @@ class DigestReport:
     sort: str
     classes: tuple[QueryClass, ...] = field(default_factory=tuple)
     beyond_cap: BeyondCap | None = None
+    # Statements left out by --since/--until (outside the window, or without a timestamp).
+    outside_window: int = 0
 
 
 def _to_datetime(ts: float | None) -> dt.datetime | None:
@@ -605,6 +626,7 @@ def to_query_class(acc: ClassAccumulator, source_names: list[str]) -> QueryClass
         errors=acc.errors,
         extra=extra,
         example=example,
+        query_time_histogram=decade_histogram(acc.sketches[0]) if acc.ns[0] else None,
     )
 
 
@@ -663,4 +685,5 @@ def build_report(acc: DigestAccumulator, sort: str = "total") -> DigestReport:
         sort=sort,
         classes=sort_classes(classes, sort),
         beyond_cap=beyond,
+        outside_window=acc.outside_window,
     )

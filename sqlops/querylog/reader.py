@@ -44,6 +44,13 @@ class ReadOptions:
     log_type: LogType = "auto"
     long_query_time: float | None = None
     jobs: int = 0
+    # Only statements with a timestamp at or after `since` and before `until` (epoch seconds).
+    since: float | None = None
+    until: float | None = None
+
+    @property
+    def window(self) -> tuple[float | None, float | None] | None:
+        return None if self.since is None and self.until is None else (self.since, self.until)
 
     @property
     def long_query_time_us(self) -> int | None:
@@ -66,7 +73,7 @@ def digest_logs(
 def read_logs(paths: Sequence[str], options: ReadOptions) -> DigestAccumulator:
     if not paths:
         raise InputError("no log file given", fix="pass --log FILE (or --log - for standard input)")
-    acc = DigestAccumulator()
+    acc = DigestAccumulator(options.window)
     fingerprinter = Fingerprinter()
     for path in paths:
         read_one(path, acc, fingerprinter, options)
@@ -215,8 +222,14 @@ class RangeResult:
     acc: DigestAccumulator
 
 
-def _read_range(path: str, start: int, stop: int, long_query_time_us: int | None) -> RangeResult:
-    acc = DigestAccumulator()
+def _read_range(
+    path: str,
+    start: int,
+    stop: int,
+    long_query_time_us: int | None,
+    window: tuple[float | None, float | None] | None = None,
+) -> RangeResult:
+    acc = DigestAccumulator(window)
     source = acc.add_source(path, "slow")
     scanner = SlowLogScanner(
         acc, source, Fingerprinter(), long_query_time_us=long_query_time_us, inherit_database=start > 0
@@ -286,15 +299,22 @@ def split_ranges(path: str, size: int, parts: int) -> list[int]:
 
 
 def read_ranges(
-    path: str, starts: list[int], size: int, long_query_time_us: int | None, jobs: int
+    path: str,
+    starts: list[int],
+    size: int,
+    long_query_time_us: int | None,
+    jobs: int,
+    window: tuple[float | None, float | None] | None = None,
 ) -> list[RangeResult]:
     """Read the ranges (in `jobs` processes) and repair any range that began at a false start."""
     bounds = [*starts[1:], size]
-    tasks = [(path, s, e, long_query_time_us) for s, e in zip(starts, bounds, strict=True)]
+    tasks = [(path, s, e, long_query_time_us, window) for s, e in zip(starts, bounds, strict=True)]
     if jobs > 1 and len(tasks) > 1:
-        ctx = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        )
+        # forkserver: workers fork from a clean single-threaded server. A plain fork copies the
+        # locks of this process's threads (a Pool's own handler threads among them) and a
+        # worker could hang on one; spawn would import everything again in each worker.
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
         with ctx.Pool(min(jobs, len(tasks))) as pool:
             results = pool.starmap(_read_range, tasks)
     else:
@@ -305,7 +325,7 @@ def read_ranges(
             expected = fixed[-1].next_start
             if expected >= bounds[i]:
                 continue  # the previous range already read through this one
-            result = _read_range(path, expected, bounds[i], long_query_time_us)
+            result = _read_range(path, expected, bounds[i], long_query_time_us, window)
         fixed.append(result)
     return fixed
 
@@ -313,7 +333,7 @@ def read_ranges(
 def _read_parallel(path: str, acc: DigestAccumulator, source: int, options: ReadOptions, size: int) -> None:
     jobs = options.worker_count()
     starts = split_ranges(path, size, jobs * 2)
-    results = read_ranges(path, starts, size, options.long_query_time_us, jobs)
+    results = read_ranges(path, starts, size, options.long_query_time_us, jobs, options.window)
     merge_ranges(acc, source, results)
     acc.sources[source].bytes_read = size
 

@@ -94,3 +94,16 @@ def sketch_of(values: Iterable[int]) -> QuantileSketch:
     sketch = QuantileSketch()
     sketch.add_many(list(values))
     return sketch
+
+
+def decade_histogram(sketch: QuantileSketch, decades: int = 8) -> tuple[int, ...]:
+    """Counts per power of ten of the values (which are microseconds for times): [0, 10),
+    [10, 100), ... and everything from 10^(decades-1) up in the last one. A bucket goes by its
+    midpoint, so a value within 1 % of a power of ten may be counted in the neighbouring decade."""
+    counts = [0] * decades
+    counts[0] = sketch.zeros
+    for key, n in sketch.buckets.items():
+        value = 2 * _GAMMA**key / (_GAMMA + 1)
+        decade = math.floor(math.log10(value)) if value >= 1 else 0
+        counts[min(max(decade, 0), decades - 1)] += n
+    return tuple(counts)
