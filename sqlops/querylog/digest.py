@@ -291,6 +291,7 @@ class DigestAccumulator:
         self.classes: dict[bytes, ClassAccumulator] = {}
         self.beyond_cap: ClassAccumulator | None = None
         self.folded: set[bytes] = set()  # 8-byte hashes of the folded class keys
+        self.fold_below = 0  # the largest total query time (us) of a class folded so far
         self.pending: dict[bytes, list[Row]] = {}
         self.pending_fp: dict[bytes, Fingerprint] = {}
         self.sources: list[SourceStats] = []
@@ -337,7 +338,12 @@ class DigestAccumulator:
                     continue
             acc = classes.get(key)
             if acc is None:
-                if folded and _short_key(key) in folded:
+                if folded and (
+                    _short_key(key) in folded or (self._light(rows) and len(classes) >= self.MAX_CLASSES)
+                ):
+                    # A folded class, or (at the cap) a new one lighter than everything folded
+                    # so far: straight into the aggregate, without making a class to fold later.
+                    self.folded.add(_short_key(key))
                     self._beyond().add_rows(rows)
                     continue
                 first = rows[0]
@@ -358,6 +364,9 @@ class DigestAccumulator:
         self.outside_window += len(rows) - len(kept)
         return kept
 
+    def _light(self, rows: list[Row]) -> bool:
+        return sum(r[0] or 0 for r in rows) <= self.fold_below
+
     def _beyond(self) -> ClassAccumulator:
         if self.beyond_cap is None:
             self.beyond_cap = ClassAccumulator(Fingerprint(b"", b"", True), (0, 0, 0))
@@ -369,6 +378,7 @@ class DigestAccumulator:
         ranked = sorted(self.classes.items(), key=lambda kv: (kv[1].sums[0], kv[1].count, kv[0]))
         beyond = self._beyond()
         for key, acc in ranked[: len(ranked) - self.MAX_CLASSES * 3 // 4]:
+            self.fold_below = max(self.fold_below, acc.sums[0])
             beyond.merge(acc)
             self.folded.add(_short_key(key))
             del self.classes[key]
@@ -399,6 +409,7 @@ class DigestAccumulator:
             self._beyond().merge(other.beyond_cap)
             self._beyond().worst = None
         self.folded |= other.folded
+        self.fold_below = max(self.fold_below, other.fold_below)
         if len(self.classes) > self.MAX_CLASSES:
             self._fold_smallest()
 

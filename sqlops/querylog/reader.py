@@ -228,8 +228,11 @@ def _read_range(
     stop: int,
     long_query_time_us: int | None,
     window: tuple[float | None, float | None] | None = None,
+    max_classes: int | None = None,
 ) -> RangeResult:
     acc = DigestAccumulator(window)
+    if max_classes is not None:
+        acc.MAX_CLASSES = max_classes
     source = acc.add_source(path, "slow")
     scanner = SlowLogScanner(
         acc, source, Fingerprinter(), long_query_time_us=long_query_time_us, inherit_database=start > 0
@@ -308,7 +311,9 @@ def read_ranges(
 ) -> list[RangeResult]:
     """Read the ranges (in `jobs` processes) and repair any range that began at a false start."""
     bounds = [*starts[1:], size]
-    tasks = [(path, s, e, long_query_time_us, window) for s, e in zip(starts, bounds, strict=True)]
+    # The parent holds every range's classes while merging: share the class cap between them.
+    share = max(DigestAccumulator.MAX_CLASSES // len(starts), 100)
+    tasks = [(path, s, e, long_query_time_us, window, share) for s, e in zip(starts, bounds, strict=True)]
     if jobs > 1 and len(tasks) > 1:
         # forkserver: workers fork from a clean single-threaded server. A plain fork copies the
         # locks of this process's threads (a Pool's own handler threads among them) and a
@@ -325,7 +330,7 @@ def read_ranges(
             expected = fixed[-1].next_start
             if expected >= bounds[i]:
                 continue  # the previous range already read through this one
-            result = _read_range(path, expected, bounds[i], long_query_time_us, window)
+            result = _read_range(path, expected, bounds[i], long_query_time_us, window, share)
         fixed.append(result)
     return fixed
 
