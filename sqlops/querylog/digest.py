@@ -350,12 +350,14 @@ class DigestAccumulator:
                 acc = classes[key] = ClassAccumulator(
                     self.pending_fp[key], (first[SOURCE], first[POS], first[LINE])
                 )
+                acc.add_rows(rows)
+                if len(classes) > self.MAX_CLASSES:
+                    self._fold_smallest()  # now, not after the batch: a batch can be all new classes
+                continue
             acc.add_rows(rows)
         self.pending.clear()
         self.pending_fp.clear()
         self.pending_rows = 0
-        if len(classes) > self.MAX_CLASSES:
-            self._fold_smallest()
 
     def _in_window(self, rows: list[Row], window: tuple[float | None, float | None]) -> list[Row]:
         low = float("-inf") if window[0] is None else window[0]
