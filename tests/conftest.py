@@ -153,7 +153,9 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     if private:
         terminalreporter.write_line(f"private servers started for destructive tests: {len(private)}")
         for flavour, version, source, purpose in private:
-            terminalreporter.write_line(f"  {flavour} {version} via {_provider(source)} ({purpose}): {source}")
+            terminalreporter.write_line(
+                f"  {flavour} {version} via {_provider(source)} ({purpose}): {source}"
+            )
     leftovers = getattr(_servers, "leftovers", [])
     terminalreporter.write_line(
         f"leftover containers of run {RUN_ID} removed at teardown: {len(leftovers)}"

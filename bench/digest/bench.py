@@ -5,7 +5,10 @@ Prints, for both tools: wall time, MB/s, peak RSS (sum over the process tree, sa
 true classes got exactly their true count; then the speed ratio.
 
 Usage:
-    python bench/digest/bench.py [--log bench/data/digest-1g.log] [--size-mb 1024] [--jobs 0]
+    python bench/digest/bench.py [--log bench/data/digest-1g.log] [--size-mb 1024] [--jobs 0] [--rounds 3]
+
+--jobs 1 measures the single-core path; CPU time (user + system of all processes) is the figure
+that holds when other work shares the cores.
 
 The log (and its .truth.json) is generated first when missing (bench/digest/generate.py).
 pt-query-digest runs with --output json --limit 100000 so that every class is listed.
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -57,6 +62,19 @@ def tree_rss_kb(root: int) -> tuple[int, int]:
 
 def run_measured(cmd: list[str], out_path: Path) -> tuple[float, int, int]:
     """Run `cmd` with stdout to `out_path`; return (seconds, peak tree RSS KiB, peak process RSS KiB)."""
+    return run_measured_cpu(cmd, out_path)[:3]  # type: ignore[return-value]
+
+
+def run_measured_cpu(cmd: list[str], out_path: Path) -> tuple[float, int, int, float]:
+    """run_measured plus the CPU time (user + system) of the command and all its processes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = _run_measured(cmd, out_path)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (*result, cpu)
+
+
+def _run_measured(cmd: list[str], out_path: Path) -> tuple[float, int, int]:
     with out_path.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
@@ -82,7 +100,9 @@ def run_measured(cmd: list[str], out_path: Path) -> tuple[float, int, int]:
 
 
 def pt_fingerprint(sql: str) -> str:
-    out = subprocess.run(["pt-fingerprint", "--query", sql], capture_output=True, text=True, check=False)  # exits 1 even on success
+    out = subprocess.run(
+        ["pt-fingerprint", "--query", sql], capture_output=True, text=True, check=False
+    )  # exits 1 even on success
     return out.stdout.strip()
 
 
@@ -111,7 +131,11 @@ def agreement_pt(report: dict, truth: dict) -> tuple[int, int]:
     for shape, count in truth["counts"].items():
         if not count:
             continue
-        fp = "administrator command: Quit" if shape == truth["admin_shape"] else pt_fingerprint(truth["samples"][shape])
+        fp = (
+            "administrator command: Quit"
+            if shape == truth["admin_shape"]
+            else pt_fingerprint(truth["samples"][shape])
+        )
         if by_fp.get(fp) == count:
             exact += 1
     return len(report["classes"]), exact
@@ -123,18 +147,22 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--jobs", type=int, default=0)
     parser.add_argument("--skip-pt", action="store_true", help="only run sqlops (for profiling)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved sqlops/pt pairs (min-median-max)")
     args = parser.parse_args()
     truth_path = Path(str(args.log) + ".truth.json")
     if not args.log.exists() or not truth_path.exists():
         args.log.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, str(HERE / "generate.py"), str(args.log), "--size-mb", str(args.size_mb)], check=True
+            [sys.executable, str(HERE / "generate.py"), str(args.log), "--size-mb", str(args.size_mb)],
+            check=True,
         )
     truth = json.loads(truth_path.read_text())
     size_mb = args.log.stat().st_size / 1e6
     out_dir = HERE.parents[1] / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"input: {args.log} ({size_mb:.0f} MB, {truth['entries']} entries, {truth['classes']} true classes)")
+    print(
+        f"input: {args.log} ({size_mb:.0f} MB, {truth['entries']} entries, {truth['classes']} true classes)"
+    )
     print(f"cpus: {os.cpu_count()}  python: {sys.version.split()[0]}")
 
     sqlops_cmd = [
@@ -151,31 +179,52 @@ def main() -> None:
         "--jobs",
         str(args.jobs),
     ]
-    ours_time, ours_rss, ours_rss1 = run_measured(sqlops_cmd, out_dir / "sqlops.json")
+    pt_cmd = ["pt-query-digest", "--output", "json", "--limit", "100000", str(args.log)]
+    runs: dict[str, list[tuple[float, int, int, float]]] = {"sqlops digest": [], "pt-query-digest": []}
+    rows = []
+    for round_no in range(args.rounds):
+        # Interleaved: each round runs both tools back to back, so load on the machine hits both.
+        runs["sqlops digest"].append(run_measured_cpu(sqlops_cmd, out_dir / "sqlops.json"))
+        if not args.skip_pt:
+            runs["pt-query-digest"].append(run_measured_cpu(pt_cmd, out_dir / "pt.json"))
+        print(
+            f"round {round_no + 1}: "
+            + "; ".join(
+                f"{name} {r[-1][0]:.1f} s wall, {r[-1][3]:.1f} s CPU" for name, r in runs.items() if r
+            ),
+            flush=True,
+        )
     ours = json.loads((out_dir / "sqlops.json").read_text())
     ours_classes, ours_exact = agreement_sqlops(ours, truth)
-    rows = [("sqlops digest", ours_time, ours_rss, ours_rss1, ours_classes, ours_exact, ours["queries"])]
-
+    rows.append(("sqlops digest", runs["sqlops digest"], ours_classes, ours_exact, ours["queries"]))
     if not args.skip_pt:
-        pt_cmd = ["pt-query-digest", "--output", "json", "--limit", "100000", str(args.log)]
-        pt_time, pt_rss, pt_rss1 = run_measured(pt_cmd, out_dir / "pt.json")
         pt = json.loads((out_dir / "pt.json").read_text())
         pt_classes, pt_exact = agreement_pt(pt, truth)
         pt_queries = sum(int(c["query_count"]) for c in pt["classes"])
-        rows.append(("pt-query-digest", pt_time, pt_rss, pt_rss1, pt_classes, pt_exact, pt_queries))
+        rows.append(("pt-query-digest", runs["pt-query-digest"], pt_classes, pt_exact, pt_queries))
 
     print()
     print(
-        f"{'tool':<16} {'seconds':>8} {'MB/s':>7} {'RSS tree':>9} {'RSS max':>8} "
+        f"{'tool (median)':<16} {'seconds':>8} {'CPU s':>7} {'MB/s':>7} {'RSS tree':>9} {'RSS max':>8} "
         f"{'classes':>8} {'truth':>6} {'exact':>6} {'entries':>9} {'truth':>9}"
     )
-    for name, secs, rss, rss1, classes, exact, queries in rows:
+    for name, measured, classes, exact, queries in rows:
+        secs = statistics.median(m[0] for m in measured)
+        cpu = statistics.median(m[3] for m in measured)
+        rss = max(m[1] for m in measured)
+        rss1 = max(m[2] for m in measured)
         print(
-            f"{name:<16} {secs:8.1f} {size_mb / secs:7.1f} {rss / 1024:8.0f}M {rss1 / 1024:7.0f}M "
+            f"{name:<16} {secs:8.1f} {cpu:7.1f} {size_mb / secs:7.1f} {rss / 1024:8.0f}M {rss1 / 1024:7.0f}M "
             f"{classes:>8} {truth['classes']:>6} {exact:>6} {queries:>9} {truth['entries']:>9}"
         )
     if len(rows) == 2:
-        print(f"\nspeed ratio sqlops / pt-query-digest: {rows[1][1] / rows[0][1]:.1f}x")
+        pairs = list(zip(runs["sqlops digest"], runs["pt-query-digest"], strict=True))
+        for label, index in (("wall time", 0), ("CPU time", 3)):
+            ratios = sorted(p[index] / o[index] for o, p in pairs)
+            print(
+                f"{label} ratio pt-query-digest / sqlops over {len(ratios)} paired runs: "
+                f"min {ratios[0]:.1f}x, median {statistics.median(ratios):.1f}x, max {ratios[-1]:.1f}x"
+            )
     print("(classes: classes reported; exact: true classes whose statement count the tool got exactly)")
 
 

@@ -81,33 +81,61 @@ SHAPES: list[Callable[[], str]] = [
     lambda: f"SELECT * FROM users WHERE id = {R.randrange(1, 10**6)}",
     lambda: f"SELECT id, email, name FROM users WHERE email = '{word()}@{word(5)}.com'",
     lambda: kw(f"SELECT id, email FROM users WHERE id IN ({user_ids()})"),
-    lambda: f"SELECT COUNT(*) FROM orders WHERE user_id = {R.randrange(10**6)} AND status = '{R.choice(['new', 'paid', 'sent'])}'",
-    lambda: f"SELECT o.id, o.total, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.created_at >= '{ts()}' ORDER BY o.created_at DESC LIMIT {R.randrange(10, 100)}",
+    lambda: (
+        f"SELECT COUNT(*) FROM orders WHERE user_id = {R.randrange(10**6)} AND status = '{R.choice(['new', 'paid', 'sent'])}'"
+    ),
+    lambda: (
+        f"SELECT o.id, o.total, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.created_at >= '{ts()}' ORDER BY o.created_at DESC LIMIT {R.randrange(10, 100)}"
+    ),
     lambda: f"SELECT * FROM orders_2025 WHERE id = {R.randrange(10**7)}",
     lambda: f"SELECT * FROM orders_2026 WHERE id = {R.randrange(10**7)}",
-    lambda: f"SELECT a1.id, a1.total FROM orders_2026 a1 JOIN order_items_2026 i2 ON i2.order_id = a1.id WHERE a1.user_id = {R.randrange(10**6)}",
+    lambda: (
+        f"SELECT a1.id, a1.total FROM orders_2026 a1 JOIN order_items_2026 i2 ON i2.order_id = a1.id WHERE a1.user_id = {R.randrange(10**6)}"
+    ),
     lambda: f"SELECT id, name FROM shard1.accounts WHERE owner_id = {R.randrange(10**6)}",
     lambda: f"SELECT id, name FROM shard2.accounts WHERE owner_id = {R.randrange(10**6)}",
     lambda: f"SELECT id, name FROM shard3.accounts WHERE owner_id = {R.randrange(10**6)}",
     lambda: f"SELECT * FROM sessions WHERE session_uuid = {uuid_hex()}",
-    lambda: f"SELECT user_id, expires_at FROM tokens WHERE token_hash = X'{uuid_hex()[2:]}' AND expires_at > NOW()",
+    lambda: (
+        f"SELECT user_id, expires_at FROM tokens WHERE token_hash = X'{uuid_hex()[2:]}' AND expires_at > NOW()"
+    ),
     lambda: f"UPDATE sessions SET last_seen = '{ts()}' WHERE session_uuid = {uuid_hex()}",
     lambda: f"DELETE FROM sessions WHERE expires_at < '{ts()}' LIMIT {R.choice([100, 500, 1000])}",
-    lambda: f"INSERT INTO access_log (user_id, ip_client, http_status, http_host, created_at) VALUES\n{insert_rows()}",
-    lambda: f"INSERT INTO audit (user_id, action, details) VALUES ({R.randrange(10**6)}, '{R.choice(['login', 'logout', 'buy'])}', '{word(20)}')",
-    lambda: f"INSERT INTO counters (name, value) VALUES ('{word(6)}', {R.randrange(100)}) ON DUPLICATE KEY UPDATE value = value + VALUES(value)",
+    lambda: (
+        f"INSERT INTO access_log (user_id, ip_client, http_status, http_host, created_at) VALUES\n{insert_rows()}"
+    ),
+    lambda: (
+        f"INSERT INTO audit (user_id, action, details) VALUES ({R.randrange(10**6)}, '{R.choice(['login', 'logout', 'buy'])}', '{word(20)}')"
+    ),
+    lambda: (
+        f"INSERT INTO counters (name, value) VALUES ('{word(6)}', {R.randrange(100)}) ON DUPLICATE KEY UPDATE value = value + VALUES(value)"
+    ),
     lambda: f"REPLACE INTO settings (name, value) VALUES ('{word(8)}', '{word(12)}')",
-    lambda: f"UPDATE users SET login_count = login_count + 1, last_login = '{ts()}' WHERE id = {R.randrange(10**6)}",
-    lambda: f"UPDATE orders SET status = '{R.choice(['paid', 'sent'])}' WHERE id = {R.randrange(10**7)} AND status = 'new'",
-    lambda: f"UPDATE stock SET quantity = quantity - {R.randrange(1, 5)} WHERE product_id = {R.randrange(10**5)} AND quantity >= {R.randrange(1, 5)}",
+    lambda: (
+        f"UPDATE users SET login_count = login_count + 1, last_login = '{ts()}' WHERE id = {R.randrange(10**6)}"
+    ),
+    lambda: (
+        f"UPDATE orders SET status = '{R.choice(['paid', 'sent'])}' WHERE id = {R.randrange(10**7)} AND status = 'new'"
+    ),
+    lambda: (
+        f"UPDATE stock SET quantity = quantity - {R.randrange(1, 5)} WHERE product_id = {R.randrange(10**5)} AND quantity >= {R.randrange(1, 5)}"
+    ),
     lambda: f"DELETE FROM cart_items WHERE cart_id = {R.randrange(10**6)}",
-    lambda: f"SELECT p.id, p.name, p.price FROM products p WHERE p.category_id = {R.randrange(500)} AND p.price BETWEEN {R.randrange(100)} AND {R.randrange(100, 1000)} ORDER BY p.price LIMIT {R.randrange(10, 50)}",
+    lambda: (
+        f"SELECT p.id, p.name, p.price FROM products p WHERE p.category_id = {R.randrange(500)} AND p.price BETWEEN {R.randrange(100)} AND {R.randrange(100, 1000)} ORDER BY p.price LIMIT {R.randrange(10, 50)}"
+    ),
     lambda: f"SELECT * FROM products WHERE name LIKE '%{word(4)}%' LIMIT 20",
-    lambda: f"SELECT * FROM products WHERE MATCH(name, description) AGAINST ('{word(6)} {word(5)}' IN BOOLEAN MODE) LIMIT 50",
+    lambda: (
+        f"SELECT * FROM products WHERE MATCH(name, description) AGAINST ('{word(6)} {word(5)}' IN BOOLEAN MODE) LIMIT 50"
+    ),
     lambda: f"SELECT id FROM products WHERE sku IN ({names()})",
     lambda: f"SELECT COUNT(*) FROM access_log WHERE DATE(created_at) = '{day()}'",
-    lambda: f"SELECT ip_client, COUNT(*) AS hits FROM access_log WHERE created_at >= '{ts()}' GROUP BY ip_client ORDER BY hits DESC LIMIT 20",
-    lambda: f"SELECT http_status, COUNT(*)\nFROM access_log\nWHERE created_at BETWEEN '{ts()}' AND '{ts()}'\nGROUP BY http_status",
+    lambda: (
+        f"SELECT ip_client, COUNT(*) AS hits FROM access_log WHERE created_at >= '{ts()}' GROUP BY ip_client ORDER BY hits DESC LIMIT 20"
+    ),
+    lambda: (
+        f"SELECT http_status, COUNT(*)\nFROM access_log\nWHERE created_at BETWEEN '{ts()}' AND '{ts()}'\nGROUP BY http_status"
+    ),
     lambda: (
         f"SELECT\n    DATE(created_at)   AS day,\n    http_host,\n    COUNT(*)           AS hits,\n"
         f"    SUM(bytes)         AS total_bytes\nFROM access_log\n-- daily report for {word(5)}\n"
@@ -118,22 +146,42 @@ SHAPES: list[Callable[[], str]] = [
         f"/* app=shop controller={R.choice(['cart', 'order'])} request_id={R.randrange(10**9)} */ "
         f"SELECT id, total FROM orders WHERE user_id = {R.randrange(10**6)} ORDER BY id DESC LIMIT 10"
     ),
-    lambda: f"SELECT /*+ MAX_EXECUTION_TIME({R.choice([1000, 5000])}) */ id FROM orders WHERE total > {R.randrange(1000)}.{R.randrange(100):02d}",
-    lambda: f"SELECT `u`.`id`, `u`.`email` FROM `users` AS `u` WHERE `u`.`created_at` > '{ts()}' AND `u`.`deleted_at` IS NULL LIMIT {R.randrange(1, 100)}",
-    lambda: f"SELECT id FROM ledger WHERE amount < -{R.randrange(1, 10**5)} AND account_id = {R.randrange(10**5)}",
-    lambda: f"SELECT id FROM ledger WHERE amount > {R.randrange(1, 10**5)}.{R.randrange(100)} AND booked = {R.choice(['TRUE', 'FALSE'])}",
+    lambda: (
+        f"SELECT /*+ MAX_EXECUTION_TIME({R.choice([1000, 5000])}) */ id FROM orders WHERE total > {R.randrange(1000)}.{R.randrange(100):02d}"
+    ),
+    lambda: (
+        f"SELECT `u`.`id`, `u`.`email` FROM `users` AS `u` WHERE `u`.`created_at` > '{ts()}' AND `u`.`deleted_at` IS NULL LIMIT {R.randrange(1, 100)}"
+    ),
+    lambda: (
+        f"SELECT id FROM ledger WHERE amount < -{R.randrange(1, 10**5)} AND account_id = {R.randrange(10**5)}"
+    ),
+    lambda: (
+        f"SELECT id FROM ledger WHERE amount > {R.randrange(1, 10**5)}.{R.randrange(100)} AND booked = {R.choice(['TRUE', 'FALSE'])}"
+    ),
     lambda: f"SELECT * FROM users WHERE referrer_id IS NULL AND created_at < '{ts()}' LIMIT 100",
     lambda: f"SELECT * FROM users WHERE referrer_id = {R.choice(['NULL', str(R.randrange(10**6))])} LIMIT 1",
-    lambda: f"SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.total > {R.randrange(1000)})",
-    lambda: f"SELECT u.id, (SELECT COUNT(*) FROM orders o WHERE o.user_id = u.id) AS n FROM users u WHERE u.id BETWEEN {R.randrange(10**5)} AND {R.randrange(10**5, 10**6)}",
-    lambda: f"SELECT category_id, AVG(price) FROM products GROUP BY category_id HAVING AVG(price) > {R.randrange(10, 500)}",
-    lambda: f"SELECT * FROM messages WHERE thread_id = {R.randrange(10**6)} ORDER BY created_at DESC LIMIT {R.randrange(0, 200)}, 20",
-    lambda: f"SELECT * FROM messages WHERE body LIKE '{word(3)}%' AND sender_id = {R.randrange(10**6)} LIMIT 20 OFFSET {R.randrange(1000)}",
+    lambda: (
+        f"SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.total > {R.randrange(1000)})"
+    ),
+    lambda: (
+        f"SELECT u.id, (SELECT COUNT(*) FROM orders o WHERE o.user_id = u.id) AS n FROM users u WHERE u.id BETWEEN {R.randrange(10**5)} AND {R.randrange(10**5, 10**6)}"
+    ),
+    lambda: (
+        f"SELECT category_id, AVG(price) FROM products GROUP BY category_id HAVING AVG(price) > {R.randrange(10, 500)}"
+    ),
+    lambda: (
+        f"SELECT * FROM messages WHERE thread_id = {R.randrange(10**6)} ORDER BY created_at DESC LIMIT {R.randrange(0, 200)}, 20"
+    ),
+    lambda: (
+        f"SELECT * FROM messages WHERE body LIKE '{word(3)}%' AND sender_id = {R.randrange(10**6)} LIMIT 20 OFFSET {R.randrange(1000)}"
+    ),
     lambda: f"SELECT id FROM events WHERE payload->>'$.type' = '{word(5)}' AND created_at > '{ts()}'",
     lambda: f"SELECT JSON_EXTRACT(payload, '$.user') FROM events WHERE id = {R.randrange(10**7)}",
     lambda: f"SELECT CONCAT(first_name, ' ', last_name) FROM people WHERE utf8mb4_name = _utf8mb4'{word(7)}'",
     lambda: f"SELECT id FROM files WHERE checksum = _binary'{word(16)}'",
-    lambda: f"SELECT id FROM flags WHERE mask & {R.randrange(1, 256)} = {R.randrange(1, 256)} AND bits = b'{R.randrange(2)}{R.randrange(2)}{R.randrange(2)}'",
+    lambda: (
+        f"SELECT id FROM flags WHERE mask & {R.randrange(1, 256)} = {R.randrange(1, 256)} AND bits = b'{R.randrange(2)}{R.randrange(2)}{R.randrange(2)}'"
+    ),
     lambda: f"CALL refresh_user_stats({R.randrange(10**6)})",
     lambda: f"CALL report_daily('{day()}', {R.randrange(10)})",
     lambda: "SET NAMES utf8mb4",
@@ -144,9 +192,15 @@ SHAPES: list[Callable[[], str]] = [
     lambda: f"SELECT SLEEP({R.randrange(1, 3)})",
     lambda: "SELECT @@version_comment LIMIT 1",
     lambda: f"SHOW FULL PROCESSLIST /* {word(4)} */",
-    lambda: f"SELECT t1.id, t2.label FROM t1 LEFT JOIN t2 ON t2.t1_id = t1.id WHERE t1.kind = {R.randrange(5)}",
-    lambda: f"WITH recent AS (SELECT user_id, MAX(created_at) AS last FROM orders WHERE created_at > '{day()}' GROUP BY user_id) SELECT COUNT(*) FROM recent WHERE last < '{day()}'",
-    lambda: f"SELECT id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY total DESC) AS rn FROM orders WHERE created_at >= '{day()}' LIMIT {R.randrange(100, 1000)}",
+    lambda: (
+        f"SELECT t1.id, t2.label FROM t1 LEFT JOIN t2 ON t2.t1_id = t1.id WHERE t1.kind = {R.randrange(5)}"
+    ),
+    lambda: (
+        f"WITH recent AS (SELECT user_id, MAX(created_at) AS last FROM orders WHERE created_at > '{day()}' GROUP BY user_id) SELECT COUNT(*) FROM recent WHERE last < '{day()}'"
+    ),
+    lambda: (
+        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY total DESC) AS rn FROM orders WHERE created_at >= '{day()}' LIMIT {R.randrange(100, 1000)}"
+    ),
     lambda: "administrator command: Quit",
 ]
 ADMIN = len(SHAPES) - 1  # the "# administrator command: Quit;" entries

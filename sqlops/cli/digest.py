@@ -37,6 +37,23 @@ from sqlops.querylog.digest import SORT_KEYS
 @click.option(
     "--jobs", type=click.IntRange(min=0), default=None, help="Parallel readers for big files (0 = cores)."
 )
+@click.option(
+    "--since",
+    metavar="TIME",
+    default=None,
+    help="Only statements at or after TIME: 2026-11-27, '2026-11-27 10:00' (UTC unless a zone is given) "
+    "or an age such as 2h, 30m, 7d.",
+)
+@click.option(
+    "--until", metavar="TIME", default=None, help="Only statements before TIME (same forms as --since)."
+)
+@click.option(
+    "--example-length",
+    type=click.IntRange(min=0),
+    default=1024,
+    show_default=True,
+    help="Shorten examples in the text report to this many characters (0: whole); JSON keeps them.",
+)
 @format_option
 @click.pass_obj
 def digest(
@@ -49,6 +66,9 @@ def digest(
     log_type: str,
     long_query_time: float | None,
     jobs: int | None,
+    since: str | None,
+    until: str | None,
+    example_length: int,
     fmt: str,
 ) -> int:
     """Group statements by fingerprint and rank the classes (like pt-query-digest).
@@ -66,6 +86,8 @@ def digest(
     Example: sqlops digest --log /var/log/mysql/slow.log --top 10 --sort avg
 
     Example: sqlops digest --source /var/www/admin --log slow.log --format json
+
+    Example: sqlops digest --log slow.log --since 2026-11-27T08:00 --until 2026-11-27T12:00
     """
     from sqlops.querylog.reader import ReadOptions, digest_logs
     from sqlops.querylog.render import report_json, report_text
@@ -78,6 +100,17 @@ def digest(
             "give either --log FILE (one or more) or --from-server, and/or --source DIR",
             fix="sqlops digest --log slow.log   or   sqlops --dsn mysql://user@host/ digest --from-server"
             "   or   sqlops digest --source /var/www/app",
+        )
+    from sqlops.querylog.timewindow import check_window, parse_time_bound
+
+    since_ts = None if since is None else parse_time_bound("--since", since)
+    until_ts = None if until is None else parse_time_bound("--until", until)
+    check_window(since_ts, until_ts)
+    if from_server and (since_ts is not None or until_ts is not None):
+        raise UsageError(
+            "--since/--until apply to log entries, not to --from-server",
+            why="performance_schema keeps totals per digest, not per statement",
+            fix="leave --since/--until out, or read the slow log with --log",
         )
     application = _application_sql(sources, top, fmt) if sources else None
     if not (logs or from_server):
@@ -97,6 +130,8 @@ def digest(
             log_type=log_type,  # type: ignore[arg-type]
             long_query_time=settings.long_query_time if long_query_time is None else long_query_time,
             jobs=settings.jobs if jobs is None else jobs,
+            since=since_ts,
+            until=until_ts,
         )
         report = digest_logs(list(logs), options, sort)
     if fmt == "json":
@@ -105,7 +140,7 @@ def digest(
             data["application_sql"] = application
         emit_json(data)
     else:
-        click.echo(report_text(report, top), nl=False)
+        click.echo(report_text(report, top, example_length), nl=False)
         if application is not None:
             click.echo("")
             click.echo(application, nl=False)

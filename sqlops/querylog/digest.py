@@ -13,13 +13,14 @@ into exactly the accumulator of the whole file.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlops.querylog.fingerprint import Fingerprint, class_id
-from sqlops.querylog.sketch import QuantileSketch
+from sqlops.querylog.sketch import QuantileSketch, decade_histogram
 
 # The statistics every class carries. Times are integer microseconds inside, seconds outside.
 METRICS = ("query_time", "lock_time", "rows_sent", "rows_examined", "rows_affected", "bytes_sent")
@@ -80,9 +81,11 @@ class ClassAccumulator:
         self.sketches = [QuantileSketch() for _ in range(N_METRICS)]
         self.ts_min: float | None = None
         self.ts_max: float | None = None
-        self.db_counts: Counter[bytes | None] = Counter()
-        self.user_counts: Counter[bytes | None] = Counter()
-        self.host_counts: Counter[bytes | None] = Counter()
+        # Plain dicts: a Counter costs microseconds to make, and runs with many classes make
+        # one class per statement.
+        self.db_counts: dict[bytes | None, int] = {}
+        self.user_counts: dict[bytes | None, int] = {}
+        self.host_counts: dict[bytes | None, int] = {}
         self.no_index_yes = 0
         self.no_index_no = 0
         self.errors = 0
@@ -90,6 +93,9 @@ class ClassAccumulator:
         self.worst: Row | None = None
 
     def add_rows(self, rows: list[Row]) -> None:
+        if len(rows) == 1:
+            self._add_row(rows[0])
+            return
         cols = list(zip(*rows, strict=True))
         self.count += len(rows)
         for m in range(N_METRICS):
@@ -107,9 +113,9 @@ class ClassAccumulator:
                 self.ts_min = low_t
             if self.ts_max is None or high_t > self.ts_max:
                 self.ts_max = high_t
-        self.db_counts.update(cols[DB])
-        self.user_counts.update(cols[USER])
-        self.host_counts.update(cols[HOST])
+        _count_into(self.db_counts, Counter(cols[DB]))
+        _count_into(self.user_counts, Counter(cols[USER]))
+        _count_into(self.host_counts, Counter(cols[HOST]))
         flags = cols[NO_INDEX]
         self.no_index_yes += flags.count(True)
         self.no_index_no += flags.count(False)
@@ -128,6 +134,38 @@ class ClassAccumulator:
             ranked = qtimes
         best = max(range(len(rows)), key=ranked.__getitem__)  # first of equals: earliest
         self._offer_worst(rows[best])
+
+    def _add_row(self, row: Row) -> None:
+        """add_rows for one row (a class seen once per batch: runs with many classes)."""
+        self.count += 1
+        for m in range(N_METRICS):
+            v = row[m]
+            if v is not None:
+                self._add_extremes(m, 1, v, v, v)
+                self.sketches[m].add_one(v)
+        t = row[TS]
+        if t is not None:
+            if self.ts_min is None or t < self.ts_min:
+                self.ts_min = t
+            if self.ts_max is None or t > self.ts_max:
+                self.ts_max = t
+        for counts, value in (
+            (self.db_counts, row[DB]),
+            (self.user_counts, row[USER]),
+            (self.host_counts, row[HOST]),
+        ):
+            counts[value] = counts.get(value, 0) + 1
+        flag = row[NO_INDEX]
+        if flag is True:
+            self.no_index_yes += 1
+        elif flag is False:
+            self.no_index_no += 1
+        if row[ERRNO]:
+            self.errors += 1
+        if row[EXTRAS]:
+            for name, value in row[EXTRAS].items():
+                self._add_extra(name, 1, value, value)
+        self._offer_worst(row)
 
     def _add_extremes(self, m: int, n: int, total: int, low: int, high: int) -> None:
         """Fold n values with this total, minimum and maximum into metric m."""
@@ -168,9 +206,9 @@ class ClassAccumulator:
             self.ts_min = other.ts_min
         if other.ts_max is not None and (self.ts_max is None or other.ts_max > self.ts_max):
             self.ts_max = other.ts_max
-        self.db_counts.update(other.db_counts)
-        self.user_counts.update(other.user_counts)
-        self.host_counts.update(other.host_counts)
+        _count_into(self.db_counts, other.db_counts)
+        _count_into(self.user_counts, other.user_counts)
+        _count_into(self.host_counts, other.host_counts)
         self.no_index_yes += other.no_index_yes
         self.no_index_no += other.no_index_no
         self.errors += other.errors
@@ -183,8 +221,9 @@ class ClassAccumulator:
         """Replace the INHERIT marker by the database in effect where this range started."""
         n = self.db_counts.pop(INHERIT, 0)
         if n:
-            self.db_counts[db] += n
-        if self.worst is not None and self.worst[DB] is INHERIT:
+            self.db_counts[db] = self.db_counts.get(db, 0) + n
+        # Compare by value: a worker's rows come back pickled, so the marker is a copy there.
+        if self.worst is not None and self.worst[DB] == INHERIT:
             row = list(self.worst)
             row[DB] = db
             self.worst = tuple(row)
@@ -197,6 +236,11 @@ class ClassAccumulator:
             row = list(self.worst)
             row[LINE] += offset
             self.worst = tuple(row)
+
+
+def _count_into(counts: dict[bytes | None, int], more: dict[bytes | None, int]) -> None:
+    for key, n in more.items():
+        counts[key] = counts.get(key, 0) + n
 
 
 def _worse(row: Row, current: Row) -> bool:
@@ -234,9 +278,20 @@ class DigestAccumulator:
 
     MAX_SKIPPED_KEPT = 1000
     FLUSH_ROWS = 20_000  # rows buffered before folding them into the classes (memory bound)
+    # Classes kept in full. Past this, the classes with the least total query time are folded
+    # into one "beyond the cap" aggregate (each costs a few KiB; 300,000 would need gigabytes);
+    # later statements of a folded class go there too. Their number is still counted exactly.
+    MAX_CLASSES = 10_000
 
-    def __init__(self) -> None:
+    def __init__(self, window: tuple[float | None, float | None] | None = None) -> None:
+        # --since/--until: statements whose timestamp is outside [since, until), or unknown,
+        # are counted in `outside_window` and left out of every class.
+        self.window = window
+        self.outside_window = 0
         self.classes: dict[bytes, ClassAccumulator] = {}
+        self.beyond_cap: ClassAccumulator | None = None
+        self.folded: set[bytes] = set()  # 8-byte hashes of the folded class keys
+        self.fold_below = 0  # the largest total query time (us) of a class folded so far
         self.pending: dict[bytes, list[Row]] = {}
         self.pending_fp: dict[bytes, Fingerprint] = {}
         self.sources: list[SourceStats] = []
@@ -252,12 +307,17 @@ class DigestAccumulator:
         return len(self.sources) - 1
 
     def add(self, fp: Fingerprint, row: Row) -> None:
+        sql = row[SQL]
+        if len(sql) > EXAMPLE_LIMIT:
+            # Only the example's text is ever shown: keep no more of a huge statement.
+            row = (*row[:SQL], sql[: EXAMPLE_LIMIT + 1], *row[SQL + 1 :])
         rows = self.pending.get(fp.key)
         if rows is None:
             self.pending[fp.key] = rows = []
             self.pending_fp[fp.key] = fp
         rows.append(row)
-        self.pending_rows += 1
+        # Long statements count as one row per KiB, so buffered text stays around 20 MB.
+        self.pending_rows += 1 + (len(row[SQL]) >> 10)
         if self.pending_rows >= self.FLUSH_ROWS:
             self.flush()
 
@@ -269,17 +329,62 @@ class DigestAccumulator:
 
     def flush(self) -> None:
         classes = self.classes
+        folded = self.folded
+        window = self.window
         for key, rows in self.pending.items():
+            if window is not None:
+                rows = self._in_window(rows, window)
+                if not rows:
+                    continue
             acc = classes.get(key)
             if acc is None:
+                if folded and (
+                    _short_key(key) in folded or (self._light(rows) and len(classes) >= self.MAX_CLASSES)
+                ):
+                    # A folded class, or (at the cap) a new one lighter than everything folded
+                    # so far: straight into the aggregate, without making a class to fold later.
+                    self.folded.add(_short_key(key))
+                    self._beyond().add_rows(rows)
+                    continue
                 first = rows[0]
                 acc = classes[key] = ClassAccumulator(
                     self.pending_fp[key], (first[SOURCE], first[POS], first[LINE])
                 )
+                acc.add_rows(rows)
+                if len(classes) > self.MAX_CLASSES:
+                    self._fold_smallest()  # now, not after the batch: a batch can be all new classes
+                continue
             acc.add_rows(rows)
         self.pending.clear()
         self.pending_fp.clear()
         self.pending_rows = 0
+
+    def _in_window(self, rows: list[Row], window: tuple[float | None, float | None]) -> list[Row]:
+        low = float("-inf") if window[0] is None else window[0]
+        high = float("inf") if window[1] is None else window[1]
+        kept = [r for r in rows if r[TS] is not None and low <= r[TS] < high]
+        self.outside_window += len(rows) - len(kept)
+        return kept
+
+    def _light(self, rows: list[Row]) -> bool:
+        return sum(r[0] or 0 for r in rows) <= self.fold_below
+
+    def _beyond(self) -> ClassAccumulator:
+        if self.beyond_cap is None:
+            self.beyond_cap = ClassAccumulator(Fingerprint(b"", b"", True), (0, 0, 0))
+        return self.beyond_cap
+
+    def _fold_smallest(self) -> None:
+        """Fold the classes with the least total query time (then fewest statements) into the
+        beyond-the-cap aggregate, down to 3/4 of MAX_CLASSES so that this runs rarely."""
+        ranked = sorted(self.classes.items(), key=lambda kv: (kv[1].sums[0], kv[1].count, kv[0]))
+        beyond = self._beyond()
+        for key, acc in ranked[: len(ranked) - self.MAX_CLASSES * 3 // 4]:
+            self.fold_below = max(self.fold_below, acc.sums[0])
+            beyond.merge(acc)
+            self.folded.add(_short_key(key))
+            del self.classes[key]
+        beyond.worst = None  # no example: it is many classes
 
     # -- combining ---------------------------------------------------------------------------
 
@@ -301,6 +406,18 @@ class DigestAccumulator:
                 self.skipped.append((source_map[s], pos, line, reason))
         self.skipped_total += other.skipped_total
         self.skipped_by_reason.update(other.skipped_by_reason)
+        self.outside_window += other.outside_window
+        if other.beyond_cap is not None:
+            self._beyond().merge(other.beyond_cap)
+            self._beyond().worst = None
+        self.folded |= other.folded
+        self.fold_below = max(self.fold_below, other.fold_below)
+        if len(self.classes) > self.MAX_CLASSES:
+            self._fold_smallest()
+
+
+def _short_key(key: bytes) -> bytes:
+    return hashlib.blake2b(key, digest_size=8).digest()
 
 
 def _renumber(acc: ClassAccumulator, source_map: dict[int, int]) -> None:
@@ -385,6 +502,8 @@ class QueryClass:
     example: QueryExample | None
     # Set only for classes read from performance_schema.
     server_digest: str | None = None
+    # Statements per decade of query time: 1 us, 10 us, 100 us, 1 ms, 10 ms, 100 ms, 1 s, 10 s+.
+    query_time_histogram: tuple[int, ...] | None = None
 
     def metric(self, name: str) -> MetricSummary | None:
         return self.metrics.get(name)
@@ -397,6 +516,15 @@ class SourceSummary:
     bytes: int
     entries: int
     server_headers: int
+
+
+@dataclass(frozen=True)
+class BeyondCap:
+    """Classes folded together once a run had more than DigestAccumulator.MAX_CLASSES."""
+
+    classes: int
+    statements: int
+    query_time: float
 
 
 @dataclass(frozen=True)
@@ -414,6 +542,9 @@ class DigestReport:
     totals: dict[str, MetricSummary | None]
     sort: str
     classes: tuple[QueryClass, ...] = field(default_factory=tuple)
+    beyond_cap: BeyondCap | None = None
+    # Statements left out by --since/--until (outside the window, or without a timestamp).
+    outside_window: int = 0
 
 
 def _to_datetime(ts: float | None) -> dt.datetime | None:
@@ -460,7 +591,7 @@ def _summary(acc: ClassAccumulator, m: int) -> MetricSummary | None:
     )
 
 
-def _named_counts(counter: Counter[bytes | None]) -> dict[str, int]:
+def _named_counts(counter: dict[bytes | None, int]) -> dict[str, int]:
     items = [(k.decode("utf-8", "replace"), n) for k, n in counter.items() if k is not None and n]
     items.sort(key=lambda kv: (-kv[1], kv[0]))
     return dict(items)
@@ -479,7 +610,7 @@ def to_query_class(acc: ClassAccumulator, source_names: list[str]) -> QueryClass
         truncated = len(sql) > EXAMPLE_LIMIT
         example = QueryExample(
             sql=sql[:EXAMPLE_LIMIT].decode("utf-8", "replace"),
-            database=_text(None if w[DB] is INHERIT else w[DB]),
+            database=_text(None if w[DB] == INHERIT else w[DB]),
             timestamp=_to_datetime(w[TS]),
             query_time=None if w[0] is None else round(w[0] * 1e-6, 6),
             source=source_names[w[SOURCE]],
@@ -508,6 +639,7 @@ def to_query_class(acc: ClassAccumulator, source_names: list[str]) -> QueryClass
         errors=acc.errors,
         extra=extra,
         example=example,
+        query_time_histogram=decade_histogram(acc.sketches[0]) if acc.ns[0] else None,
     )
 
 
@@ -539,6 +671,14 @@ def build_report(acc: DigestAccumulator, sort: str = "total") -> DigestReport:
     totals_acc = ClassAccumulator(Fingerprint(b"", b"", True), (0, 0, 0))
     for c in acc.classes.values():
         totals_acc.merge(c)
+    beyond = None
+    if acc.beyond_cap is not None:
+        totals_acc.merge(acc.beyond_cap)
+        beyond = BeyondCap(
+            classes=len(acc.folded),
+            statements=acc.beyond_cap.count,
+            query_time=round(acc.beyond_cap.sums[0] * 1e-6, 6),
+        )
     totals = {METRICS[m]: _summary(totals_acc, m) for m in range(N_METRICS)}
     skipped = tuple(
         Skipped(names[s], line, reason) for s, _pos, line, reason in sorted(acc.skipped, key=lambda x: x[:2])
@@ -547,8 +687,8 @@ def build_report(acc: DigestAccumulator, sort: str = "total") -> DigestReport:
         sources=tuple(
             SourceSummary(s.name, s.kind, s.bytes_read, s.entries, s.server_headers) for s in acc.sources
         ),
-        queries=sum(c.count for c in classes),
-        class_count=len(classes),
+        queries=sum(c.count for c in classes) + (beyond.statements if beyond else 0),
+        class_count=len(classes) + (beyond.classes if beyond else 0),
         skipped_total=acc.skipped_total,
         skipped_by_reason=dict(sorted(acc.skipped_by_reason.items())),
         skipped=skipped,
@@ -557,4 +697,6 @@ def build_report(acc: DigestAccumulator, sort: str = "total") -> DigestReport:
         totals=totals,
         sort=sort,
         classes=sort_classes(classes, sort),
+        beyond_cap=beyond,
+        outside_window=acc.outside_window,
     )

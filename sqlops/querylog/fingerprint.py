@@ -105,7 +105,10 @@ _LITERAL_WORDS = frozenset((b"NULL", b"TRUE", b"FALSE"))
 _UNARY_AFTER = frozenset(
     (b"(", b",", b"=", b"<", b">", b"<=", b">=", b"<>", b"!=", b"<=>", b"*", b"/", b"+", b"-", b"%", b"^")
 )
-_TABLE_NAME_AFTER = frozenset((b"INTO", b"TABLE", b"REFERENCES"))
+# A name followed by "(" after these words is a table (``INSERT INTO t (a)``, ``CREATE TABLE IF
+# NOT EXISTS t (a INT)``); anywhere else it is a call (``CALL p(1)``, ``SELECT db.f(1)``). Either
+# way the space before "(" and backticks around the name do not change the shape.
+_TABLE_NAME_AFTER = frozenset((b"INTO", b"TABLE", b"REFERENCES", b"EXISTS"))
 _IN_LIST_TOKENS = frozenset((b"?", b",", b"(", b")"))
 _WORD_START = [bool(re.match(rb"[0-9A-Za-z_$\x80-\xff]", bytes([b]))) for b in range(256)]
 
@@ -144,6 +147,8 @@ class Fingerprinter:
         self._max = max_cached
 
     def __call__(self, sql: bytes) -> Fingerprint:
+        if len(sql) > BIG_FINGERPRINT:
+            return fingerprint_big(sql)  # bounded memory; such statements are rare: no cache
         pieces = _SPLIT.split(sql)
         key: object
         if len(sql) > self.BIG_STATEMENT:
@@ -168,6 +173,38 @@ def lexically_complete(sql: bytes) -> bool:
     return True
 
 
+# Incremental form of lexically_complete for the slow-log reader, which extends an open
+# statement one header-like line at a time: each call scans only the new text (checking the
+# whole text again at each of up to 64 boundaries was quadratic).
+_NEXT_OPENER = re.compile(rb"['\"`]|/\*|" + _LINE_COMMENT)
+_CLOSERS = {
+    b"'": re.compile(rb"(?:[^'\\]++|\\[\s\S]|'')*+'"),
+    b'"': re.compile(rb'(?:[^"\\]++|\\[\s\S]|"")*+"'),
+    b"`": re.compile(rb"(?:[^`]++|``)*+`"),
+    b"/*": re.compile(rb"[\s\S]*?\*/"),
+}
+
+
+def lexical_state(data: bytes, start: int, end: int, state: bytes = b"") -> bytes:
+    """What is open after data[start:end] when `state` was open before it: b"" (nothing), or
+    the opening quote or ``/*``. Chained over consecutive ranges that end at a line end, the
+    result is b"" exactly when lexically_complete() holds for the whole text."""
+    pos = start
+    while True:
+        if state:
+            m = _CLOSERS[state].match(data, pos, end)
+            if m is None:
+                return state
+            pos, state = m.end(), b""
+        m = _NEXT_OPENER.search(data, pos, end)
+        if m is None:
+            return b""
+        opener = m.group()
+        pos = m.end()
+        if opener[0] not in (0x23, 0x2D):  # not a "#" / "-- " comment, which ends at the line end
+            state = opener
+
+
 def fingerprint(sql: bytes | str) -> Fingerprint:
     """Fingerprint one statement (or several separated by ``;``) with the full tokenizer."""
     if isinstance(sql, str):
@@ -178,6 +215,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
     stack: list[int] = []  # indexes in `out` of open parentheses
     values_depth = -1  # stack depth of a VALUES row list, -1 when not in one
     last_row: tuple[int, int] | None = None
+    ident_at = -1  # index in `out` of the last plain or quoted identifier
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -209,6 +247,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                 tok = inner
             if values_depth == len(stack):
                 values_depth, last_row = -1, None
+            ident_at = len(out)
             out.append(tok)
             continue
         elif (0x30 <= first <= 0x39 or first == 0x2E) and _FULL_NUMBER.fullmatch(tok):
@@ -225,7 +264,7 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
             ):
                 tokens[i:i] = [b"("]  # IN(, AND(, ON(: a keyword, then a parenthesis
                 tok = upper
-            elif not after_dot and out and out[-1].upper() in _TABLE_NAME_AFTER:
+            elif _table_context(out, len(out)):
                 tokens[i:i] = [b"("]  # INSERT INTO t(a, b): a table name, not a call
                 out.append(word)
                 continue
@@ -252,6 +291,10 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                     and (len(out) < 2 or (out[-2] != b"." and out[-2] not in _TABLE_NAME_AFTER))
                 ):
                     stack.append(len(out) - 1)
+                    out[-1] = out[-1] + b"("
+                elif out and ident_at == len(out) - 1 and not _table_context(out, ident_at):
+                    # `p`(1) and p (1): the call p(1), one shape however it is spelled
+                    stack.append(ident_at)
                     out[-1] = out[-1] + b"("
                 else:
                     if values_depth == len(stack) and not (out and out[-1] in (b",", b"VALUES", b"ROW")):
@@ -290,12 +333,23 @@ def fingerprint(sql: bytes | str) -> Fingerprint:
                 tok = upper
         if values_depth == len(stack) and tok not in (b",", b"ROW"):
             values_depth, last_row = -1, None
+        if _WORD_START[first] and tok.upper() not in RESERVED and tok.upper() not in FUNCTIONS:
+            ident_at = len(out)
         out.append(tok)
 
     while out and out[-1] == b";":
         out.pop()
     text = _join(out)
     return Fingerprint(text, text.upper(), complete)
+
+
+def _table_context(out: list[bytes], at: int) -> bool:
+    """True when the (possibly qualified) name at out[at] follows INTO, TABLE, REFERENCES or
+    EXISTS: then "(" after it opens a column list, not a call."""
+    j = at - 1
+    while j >= 1 and out[j] == b".":
+        j -= 2
+    return j >= 0 and out[j].upper() in _TABLE_NAME_AFTER
 
 
 def _is_unary_context(previous: bytes) -> bool:
@@ -360,3 +414,135 @@ def _join(out: list[bytes]) -> bytes:
         parts.append(tok)
         previous = tok
     return b"".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Statements over BIG_FINGERPRINT bytes (a 50 MB bulk INSERT): the tokenizer would hold millions
+# of tokens. Their first PREFIX bytes (cut after a row, or before a literal) go through the
+# tokenizer; the rest is reduced, one literal at a time and without keeping it, to the set of
+# its non-literal pieces (white space dropped, upper case: for a bulk INSERT `,` `,NULL),(`
+# and perhaps `)ONDUPLICATEKEYUPDATE...`). When that set is the set of the next row after the
+# cut, which the tokenizer collapses into the row before it, the fingerprint is the head's:
+# the tokenizer over the whole text would give the same. Otherwise a hash of the set is
+# appended, so statements that differ past the prefix fall into different classes.
+
+BIG_FINGERPRINT = 1024 * 1024
+PREFIX = 64 * 1024
+_IN_RUN = re.compile(rb"IN \(\?(?:, \?)*")
+_WHITE = b" \t\r\n"
+
+
+# _SPLIT with the literals captured too (group 3), so that split() keeps every byte: the
+# lengths of the pieces then tell where each window of a big statement really ends.
+_SPLIT_ALL = re.compile(
+    rb"(?=[/`#\-'\"0-9.])(?:("
+    + _BACKTICK
+    + rb"|/\*M?![\s\S]*?\*/"
+    + rb")|(?:/\*[\s\S]*?\*/|"
+    + _LINE_COMMENT
+    + rb")()|("
+    + _STRING
+    + rb"|"
+    + _DQ_STRING
+    + rb"|"
+    + _NUMBER
+    + rb"))"
+)
+_WINDOW = 1024 * 1024
+_OPENERS = re.compile(rb"['\"`]|/\*")
+
+
+def _pieces(data: bytes, start: int, end: int) -> tuple[frozenset[bytes], bool]:
+    """The distinct non-literal pieces of data[start:end] (white space dropped, upper case;
+    quoted identifiers and executable comments included) and whether a literal or comment is
+    left open. Works on 1 MiB windows with C-level split/join/translate, so memory stays bounded
+    and no Python code runs per literal."""
+    seen: set[bytes] = set()
+    open_ = False
+    pos = start
+    window = _WINDOW
+    while pos < end:
+        stop = min(pos + window, end)
+        parts = _SPLIT_ALL.split(data[pos:stop])
+        texts = parts[0::4]
+        if stop < end and len(parts) > 1:
+            # The window may cut the last text piece: leave it whole to the next window.
+            stop -= len(parts[-1])
+            texts[-1] = b""
+        joined = b"\x00".join(texts)
+        opener = _OPENERS.search(joined)
+        if opener is not None:
+            if stop == end:
+                open_ = True  # a literal or comment that never closes
+            else:
+                # A literal cut by the window (or one that never closes): the window ends
+                # where it starts, and the next one begins there.
+                index = joined.count(b"\x00", 0, opener.start())
+                within = opener.start() - (joined.rfind(b"\x00", 0, opener.start()) + 1)
+                offset = len(b"".join(filter(None, parts[: 4 * index]))) + within
+                if offset == 0:
+                    window *= 2  # one literal longer than the window: widen it
+                    continue
+                parts = parts[: 4 * index]
+                texts = [*parts[0::4], texts[index][:within]]
+                joined = b"\x00".join(texts)
+                stop = pos + offset
+        seen.update(joined.translate(None, _WHITE).upper().split(b"\x00"))
+        seen.update(k for k in parts[1::4] if k is not None)
+        pos, window = stop, _WINDOW
+    seen.discard(b"")
+    return frozenset(seen), open_
+
+
+def _row_cuts(data: bytes, start: int, end: int, after: int, wanted: int) -> list[int]:
+    """Up to `wanted` offsets just after a ``)`` followed by ``,`` outside literals, at or past
+    `after`; gives up at the first literal or comment beyond after + PREFIX."""
+    cuts: list[int] = []
+    previous = start
+    for m in _SPLIT.finditer(data, start, end):
+        gap_end = m.start()
+        if gap_end > after:
+            _gap_cuts(data, max(previous, after), gap_end, cuts, wanted)
+            if len(cuts) >= wanted or gap_end >= after + PREFIX:
+                return cuts
+        previous = m.end()
+    _gap_cuts(data, max(previous, after), end, cuts, wanted)
+    return cuts
+
+
+def _gap_cuts(data: bytes, lo: int, hi: int, cuts: list[int], wanted: int) -> None:
+    at = data.find(b")", lo, hi)
+    while at >= 0 and len(cuts) < wanted:
+        nxt = at + 1
+        while nxt < hi and data[nxt] in _WHITE:
+            nxt += 1
+        if nxt < hi and data[nxt] == 0x2C:  # ","
+            cuts.append(at + 1)
+        at = data.find(b")", at + 1, hi)
+
+
+def fingerprint_big(data: bytes, start: int = 0, end: int | None = None) -> Fingerprint:
+    """Fingerprint data[start:end] with bounded memory (see above)."""
+    end = len(data) if end is None else end
+    cuts = _row_cuts(data, start, end, start + PREFIX, 3)
+    if not cuts:
+        # No row boundary near PREFIX: cut before the first literal that starts past it.
+        m = _SPLIT.search(data, start + PREFIX, end)
+        cuts = [m.start()] if m is not None else [end]
+    cut = cuts[0]
+    head = fingerprint(data[start:cut])
+    if cut >= end:
+        return head
+    pieces, open_ = _pieces(data, cut, end)
+    complete = head.complete and not open_
+    # Two more rows collapse into the row before the cut; when the rest has exactly their
+    # pieces, it is more rows like them, and the tokenizer would collapse those too.
+    if (
+        len(cuts) == 3
+        and fingerprint(data[start : cuts[2]]) == head
+        and pieces == _pieces(data, cut, cuts[2])[0]
+    ):
+        return Fingerprint(head.text, head.key, complete)
+    digest = hashlib.blake2b(b"\x00".join(sorted(pieces)), digest_size=8).hexdigest().encode()
+    text = _IN_RUN.sub(b"IN (?+", head.text) + b" ... /* over 1 MiB; the rest has shape " + digest + b" */"
+    return Fingerprint(text, text.upper(), complete)

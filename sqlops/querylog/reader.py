@@ -44,6 +44,13 @@ class ReadOptions:
     log_type: LogType = "auto"
     long_query_time: float | None = None
     jobs: int = 0
+    # Only statements with a timestamp at or after `since` and before `until` (epoch seconds).
+    since: float | None = None
+    until: float | None = None
+
+    @property
+    def window(self) -> tuple[float | None, float | None] | None:
+        return None if self.since is None and self.until is None else (self.since, self.until)
 
     @property
     def long_query_time_us(self) -> int | None:
@@ -66,7 +73,7 @@ def digest_logs(
 def read_logs(paths: Sequence[str], options: ReadOptions) -> DigestAccumulator:
     if not paths:
         raise InputError("no log file given", fix="pass --log FILE (or --log - for standard input)")
-    acc = DigestAccumulator()
+    acc = DigestAccumulator(options.window)
     fingerprinter = Fingerprinter()
     for path in paths:
         read_one(path, acc, fingerprinter, options)
@@ -80,7 +87,9 @@ def read_one(path: str, acc: DigestAccumulator, fingerprinter: Fingerprinter, op
     stream, plain = _open(path)
     try:
         first = _read(stream, name, BLOCK)
-        kind = options.log_type if options.log_type != "auto" else detect_type(first, name)
+        kind = detect_type(first, name) if options.log_type == "auto" else options.log_type
+        if options.log_type != "auto":
+            check_forced_type(first, name, kind)
         acc.sources[source].kind = kind
         size = os.fstat(stream.fileno()).st_size if plain else 0
         if kind == "slow" and plain and size >= PARALLEL_MIN_BYTES and options.worker_count() > 1:
@@ -118,6 +127,26 @@ def detect_type(head: bytes, name: str) -> Literal["slow", "general"]:
         f"{name}: not a MySQL/MariaDB slow or general query log",
         why=why,
         fix="pass the slow_query_log_file or general_log_file of the server (or --type slow|general)",
+    )
+
+
+def check_forced_type(head: bytes, name: str, kind: str) -> None:
+    """Refuse a --type that the first block plainly contradicts (a general log read as a slow
+    log would otherwise give an empty report and exit 0)."""
+    slow_marks = len(_SLOW_MARK.findall(head))
+    general_marks = len(_RECORD.findall(head))
+    # Either kind can quote the other in a statement: only a clear majority contradicts --type.
+    if kind == "slow" and general_marks > 4 * slow_marks:
+        looks, other = "a general query log", "general"
+    elif kind == "general" and slow_marks > 4 * general_marks:
+        looks, other = "a slow query log", "slow"
+    else:
+        return
+    raise InputError(
+        f"{name}: --type {kind} was given, but the file looks like {looks}",
+        why=f"its first {len(head)} bytes hold {slow_marks} slow-log header line(s) "
+        f"('# User@Host:', '# Query_time:') and {general_marks} general-log record(s) (Query, Connect, ...)",
+        fix=f"use --type {other} (or --type auto, the default)",
     )
 
 
@@ -193,8 +222,17 @@ class RangeResult:
     acc: DigestAccumulator
 
 
-def _read_range(path: str, start: int, stop: int, long_query_time_us: int | None) -> RangeResult:
-    acc = DigestAccumulator()
+def _read_range(
+    path: str,
+    start: int,
+    stop: int,
+    long_query_time_us: int | None,
+    window: tuple[float | None, float | None] | None = None,
+    max_classes: int | None = None,
+) -> RangeResult:
+    acc = DigestAccumulator(window)
+    if max_classes is not None:
+        acc.MAX_CLASSES = max_classes
     source = acc.add_source(path, "slow")
     scanner = SlowLogScanner(
         acc, source, Fingerprinter(), long_query_time_us=long_query_time_us, inherit_database=start > 0
@@ -264,15 +302,24 @@ def split_ranges(path: str, size: int, parts: int) -> list[int]:
 
 
 def read_ranges(
-    path: str, starts: list[int], size: int, long_query_time_us: int | None, jobs: int
+    path: str,
+    starts: list[int],
+    size: int,
+    long_query_time_us: int | None,
+    jobs: int,
+    window: tuple[float | None, float | None] | None = None,
 ) -> list[RangeResult]:
     """Read the ranges (in `jobs` processes) and repair any range that began at a false start."""
     bounds = [*starts[1:], size]
-    tasks = [(path, s, e, long_query_time_us) for s, e in zip(starts, bounds, strict=True)]
+    # The parent holds every range's classes while merging: share the class cap between them.
+    share = max(DigestAccumulator.MAX_CLASSES // len(starts), 100)
+    tasks = [(path, s, e, long_query_time_us, window, share) for s, e in zip(starts, bounds, strict=True)]
     if jobs > 1 and len(tasks) > 1:
-        ctx = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        )
+        # forkserver: workers fork from a clean single-threaded server. A plain fork copies the
+        # locks of this process's threads (a Pool's own handler threads among them) and a
+        # worker could hang on one; spawn would import everything again in each worker.
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
         with ctx.Pool(min(jobs, len(tasks))) as pool:
             results = pool.starmap(_read_range, tasks)
     else:
@@ -283,7 +330,7 @@ def read_ranges(
             expected = fixed[-1].next_start
             if expected >= bounds[i]:
                 continue  # the previous range already read through this one
-            result = _read_range(path, expected, bounds[i], long_query_time_us)
+            result = _read_range(path, expected, bounds[i], long_query_time_us, window, share)
         fixed.append(result)
     return fixed
 
@@ -291,7 +338,7 @@ def read_ranges(
 def _read_parallel(path: str, acc: DigestAccumulator, source: int, options: ReadOptions, size: int) -> None:
     jobs = options.worker_count()
     starts = split_ranges(path, size, jobs * 2)
-    results = read_ranges(path, starts, size, options.long_query_time_us, jobs)
+    results = read_ranges(path, starts, size, options.long_query_time_us, jobs, options.window)
     merge_ranges(acc, source, results)
     acc.sources[source].bytes_read = size
 
@@ -312,6 +359,6 @@ def merge_ranges(acc: DigestAccumulator, source: int, results: list[RangeResult]
         stats.entries += part.sources[0].entries
         stats.server_headers += part.sources[0].server_headers
         stats.nul_bytes += part.sources[0].nul_bytes
-        if result.final_database is not INHERIT:
+        if result.final_database != INHERIT:  # by value: results come back pickled
             database = result.final_database
         line_offset += result.lines

@@ -4,11 +4,39 @@ schema is ``digest.schema.json`` (next to this file; README "Query digest")."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
-from sqlops.querylog.digest import METRICS, TIME_METRICS, DigestReport, MetricSummary, QueryClass
+from sqlops.querylog.digest import (
+    METRICS,
+    TIME_METRICS,
+    DigestReport,
+    ExtraMetric,
+    MetricSummary,
+    QueryClass,
+    QueryExample,
+)
 
 SCHEMA_VERSION = 1
+# Examples in the text report are cut here (pt-query-digest's default too); JSON keeps them.
+EXAMPLE_SHOWN = 1024
+HISTOGRAM_LABELS = ("1us", "10us", "100us", "1ms", "10ms", "100ms", "1s", "10s+")
+# Yes/No fields of MariaDB and Percona Server: shown as the share of statements with Yes.
+BOOLEAN_EXTRAS = frozenset(
+    (
+        "qc_hit",
+        "full_scan",
+        "full_join",
+        "tmp_table",
+        "tmp_table_on_disk",
+        "filesort",
+        "filesort_on_disk",
+        "priority_queue",
+    )
+)
+# Statements EXPLAIN accepts (MySQL 8+/MariaDB 10.x), by their first keyword.
+_EXPLAINABLE = frozenset(("SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "TABLE", "WITH"))
+_FIRST_WORD = re.compile(r"(?:\s+|/\*(?!!).*?\*/|--[^\n]*\n|#[^\n]*\n|\()*([A-Za-z]+)", re.S)
 _LABELS = {
     "query_time": "Query time",
     "lock_time": "Lock time",
@@ -60,6 +88,9 @@ def class_json(c: QueryClass) -> dict[str, Any]:
             "errors": c.errors,
             "extra": {e.name: {"count": e.count, "total": e.total, "max": e.max} for e in c.extra},
             "server_digest": c.server_digest,
+            "query_time_histogram": None
+            if c.query_time_histogram is None
+            else dict(zip(HISTOGRAM_LABELS, c.query_time_histogram, strict=True)),
             "example": None
             if c.example is None
             else {
@@ -103,6 +134,14 @@ def report_json(report: DigestReport, top: int) -> dict[str, Any]:
             "items": [{"source": s.source, "line": s.line, "reason": s.reason} for s in report.skipped],
         },
         "classes": [class_json(c) for c in report.classes[: max(top, 0)]],
+        "outside_time_window": report.outside_window,
+        "classes_beyond_cap": None
+        if report.beyond_cap is None
+        else {
+            "classes": report.beyond_cap.classes,
+            "statements": report.beyond_cap.statements,
+            "query_time": report.beyond_cap.query_time,
+        },
     }
 
 
@@ -146,7 +185,9 @@ def _attribute_table(metrics: dict[str, MetricSummary | None]) -> list[str]:
     return lines
 
 
-def report_text(report: DigestReport, top: int) -> str:
+def report_text(report: DigestReport, top: int, example_length: int = EXAMPLE_SHOWN) -> str:
+    """The text report; examples longer than `example_length` characters are shortened (0:
+    never)."""
     lines: list[str] = []
     names = ", ".join(s.name for s in report.sources) or "(none)"
     lines.append(f"# sqlops digest of {names}")
@@ -156,6 +197,10 @@ def report_text(report: DigestReport, top: int) -> str:
     )
     if report.first_seen is not None:
         lines.append(f"# Time range: {_iso(report.first_seen)} to {_iso(report.last_seen)}")
+    if report.outside_window:
+        lines.append(
+            f"# {report.outside_window} statements outside --since/--until (or without a timestamp) left out"
+        )
     if any(m is not None for m in report.totals.values()):
         lines += _attribute_table(report.totals)
     if report.skipped_total:
@@ -188,9 +233,16 @@ def report_text(report: DigestReport, top: int) -> str:
         )
     if len(report.classes) > len(shown):
         lines.append(f"# ({len(report.classes) - len(shown)} more classes; raise --top to see them)")
+    if report.beyond_cap is not None:
+        b = report.beyond_cap
+        lines.append(
+            f"# (and {b.classes} classes beyond the cap of {len(report.classes)} kept in full: "
+            f"{b.statements} statements, {b.query_time:.4f} s together; the classes with the "
+            "least total time were folded first)"
+        )
     for rank, c in enumerate(shown, start=1):
         lines.append("")
-        lines += _class_detail(rank, c)
+        lines += _class_detail(rank, c, example_length)
     return "\n".join(lines) + "\n"
 
 
@@ -198,22 +250,92 @@ def _short(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _counts(values: dict[str, int], limit: int = 5) -> str:
+def _counts(values: dict[str, int], total: int, limit: int = 5) -> str:
+    """``name count (share)``, most first; the share is of the class's statements."""
     items = list(values.items())
-    text = ", ".join(f"{k} ({n})" for k, n in items[:limit])
+    text = ", ".join(f"{k} {n} ({_share(n, total)})" for k, n in items[:limit])
     return text + (f", +{len(items) - limit} more" if len(items) > limit else "") if text else "-"
 
 
-def _class_detail(rank: int, c: QueryClass) -> list[str]:
+def _share(n: float, total: float) -> str:
+    return f"{n / total * 100:.0f}%" if total else "-"
+
+
+def _extra_lines(extras: tuple[ExtraMetric, ...]) -> list[str]:
+    """Server-specific fields as an aligned table; Yes/No fields as the share of Yes."""
+    if not extras:
+        return []
+    lines = [f"# {'Extra attribute':<22}{'total':>10}{'max':>10}{'statements':>12}"]
+    for e in extras:
+        if e.name.lower() in BOOLEAN_EXTRAS:
+            label = e.name.replace("_", " ")
+            lines.append(f"# {label:<22}{_share(e.total, e.count):>10}{'':>10}{e.count:>12}")
+            continue
+        unit = "query_time" if e.name.lower().endswith(("_time", "_wait")) else "rows_sent"
+        lines.append(f"# {e.name:<22}{_fmt(unit, e.total):>10}{_fmt(unit, e.max):>10}{e.count:>12}")
+    return lines
+
+
+def _histogram_lines(counts: tuple[int, ...] | None) -> list[str]:
+    if not counts or not any(counts):
+        return []
+    top = max(counts)
+    lines = ["# Query_time distribution"]
+    for label, n in zip(HISTOGRAM_LABELS, counts, strict=True):
+        bar = "#" * max(1, round(n / top * 50)) if n else ""
+        lines.append(f"# {label:>6} {n:>8}  {bar}".rstrip())
+    return lines
+
+
+def explain_statement(ex: QueryExample) -> str | None:
+    """A ready-to-run EXPLAIN of the example, or None when EXPLAIN does not take it (not a
+    SELECT/INSERT/REPLACE/UPDATE/DELETE/TABLE/WITH statement, or the example is cut)."""
+    m = _FIRST_WORD.match(ex.sql)
+    if ex.truncated or m is None or m.group(1).upper() not in _EXPLAINABLE:
+        return None
+    sql = ex.sql.rstrip().rstrip(";")
+    use = f"USE `{ex.database.replace('`', '``')}`; " if ex.database else ""
+    return f"{use}EXPLAIN {sql};"
+
+
+def _example_lines(ex: QueryExample, example_length: int) -> list[str]:
+    where = f"{ex.source}:{ex.line}" if ex.line else ex.source
+    label = "Worst example" if ex.query_time is not None else "Example (first seen; the log has no timings)"
+    lines = [
+        f"# {label} ({where}; db {ex.database or '-'}; {_iso(ex.timestamp) or 'time unknown'}; "
+        f"{_fmt_time(ex.query_time)}){' [truncated]' if ex.truncated else ''}:"
+    ]
+    if ex.explain:
+        lines += [f"# explain: {row}" for row in ex.explain.splitlines()]
+    sql = ex.sql
+    if example_length and len(sql) > example_length:
+        size = f"{'more than ' if ex.truncated else ''}{len(sql):,}"
+        lines.append(sql[:example_length] + " ...")
+        lines.append(
+            f"# (example shortened to {example_length:,} of {size} characters; "
+            "--example-length 0 shows it whole, --format json keeps it)"
+        )
+        return lines
+    lines.append(sql if sql.endswith(";") else sql + ";")
+    explain = explain_statement(ex)
+    if explain is not None:
+        lines.append("# EXPLAIN (ready to run):")
+        lines.append(explain)
+    return lines
+
+
+def _class_detail(rank: int, c: QueryClass, example_length: int = EXAMPLE_SHOWN) -> list[str]:
     lines = [f"# Query {rank}: ID {c.id}, {c.count} statements"]
     if c.first_seen is not None:
         lines.append(f"# Time range: {_iso(c.first_seen)} to {_iso(c.last_seen)}")
     if any(m is not None for m in c.metrics.values()):
         lines += _attribute_table(c.metrics)
+    lines += _extra_lines(c.extra)
     if c.rows_examined_per_sent is not None:
         lines.append(f"# Rows examined per row sent: {c.rows_examined_per_sent}")
-    lines.append(f"# Databases: {_counts(c.databases)}")
-    lines.append(f"# Users: {_counts(c.users)}    Hosts: {_counts(c.hosts)}")
+    lines.append(f"# Databases: {_counts(c.databases, c.count)}")
+    lines.append(f"# Users: {_counts(c.users, c.count)}")
+    lines.append(f"# Hosts: {_counts(c.hosts, c.count)}")
     if c.not_using_indexes:
         lines.append(
             f"# Not using indexes: {c.no_index_count} of {c.count} statements"
@@ -221,24 +343,10 @@ def _class_detail(rank: int, c: QueryClass) -> list[str]:
         )
     if c.errors:
         lines.append(f"# Failed statements: {c.errors}")
-    for extra in c.extra:
-        lines.append(
-            f"# {extra.name}: total {extra.total:g}, max {extra.max:g} over {extra.count} statements"
-        )
+    lines += _histogram_lines(c.query_time_histogram)
     if c.server_digest:
         lines.append(f"# Server digest: {c.server_digest}")
     lines.append(f"# Fingerprint: {c.fingerprint}")
     if c.example is not None:
-        ex = c.example
-        where = f"{ex.source}:{ex.line}" if ex.line else ex.source
-        label = (
-            "Worst example" if ex.query_time is not None else "Example (first seen; the log has no timings)"
-        )
-        lines.append(
-            f"# {label} ({where}; db {ex.database or '-'}; {_iso(ex.timestamp) or 'time unknown'}; "
-            f"{_fmt_time(ex.query_time)}){' [truncated]' if ex.truncated else ''}:"
-        )
-        if ex.explain:
-            lines += [f"# explain: {row}" for row in ex.explain.splitlines()]
-        lines.append(ex.sql if ex.sql.endswith(";") else ex.sql + ";")
+        lines += _example_lines(c.example, example_length)
     return lines

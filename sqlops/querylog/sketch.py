@@ -41,6 +41,14 @@ class QuantileSketch:
         for key, n in keys.items():
             buckets[key] = buckets.get(key, 0) + n
 
+    def add_one(self, value: int) -> None:
+        self.count += 1
+        if not value:
+            self.zeros += 1
+            return
+        key = math.ceil(math.log(value) * _INV_LOG_GAMMA)
+        self.buckets[key] = self.buckets.get(key, 0) + 1
+
     def merge(self, other: QuantileSketch) -> None:
         self.zeros += other.zeros
         self.count += other.count
@@ -49,13 +57,16 @@ class QuantileSketch:
             buckets[key] = buckets.get(key, 0) + n
 
     def quantile(self, q: float, *, integers: bool = False) -> float | None:
-        """The value at rank ``q*(count-1)`` (lower quantile), within RELATIVE_ERROR.
+        """The nearest-rank quantile, within RELATIVE_ERROR: the smallest value that at least
+        ``q`` of all values do not exceed (0-based rank ``ceil(q*count) - 1``). So p95 and p99
+        of a class with fewer than 20 and 100 statements are its maximum, as they should be
+        (the old lower quantile at rank ``q*(count-1)`` put them below it).
 
         With ``integers`` a bucket that holds a single integer answers that integer exactly.
         """
         if self.count == 0:
             return None
-        rank = q * (self.count - 1)
+        rank = max(math.ceil(q * self.count - 1e-9) - 1, 0)
         seen = self.zeros
         if rank < seen:
             return 0
@@ -83,3 +94,16 @@ def sketch_of(values: Iterable[int]) -> QuantileSketch:
     sketch = QuantileSketch()
     sketch.add_many(list(values))
     return sketch
+
+
+def decade_histogram(sketch: QuantileSketch, decades: int = 8) -> tuple[int, ...]:
+    """Counts per power of ten of the values (which are microseconds for times): [0, 10),
+    [10, 100), ... and everything from 10^(decades-1) up in the last one. A bucket goes by its
+    midpoint, so a value within 1 % of a power of ten may be counted in the neighbouring decade."""
+    counts = [0] * decades
+    counts[0] = sketch.zeros
+    for key, n in sketch.buckets.items():
+        value = 2 * _GAMMA**key / (_GAMMA + 1)
+        decade = math.floor(math.log10(value)) if value >= 1 else 0
+        counts[min(max(decade, 0), decades - 1)] += n
+    return tuple(counts)

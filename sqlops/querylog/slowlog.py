@@ -20,8 +20,15 @@ import contextlib
 import re
 from typing import Any
 
-from sqlops.querylog.digest import INHERIT, DigestAccumulator, SourceStats
-from sqlops.querylog.fingerprint import _SPLIT, Fingerprint, Fingerprinter, lexically_complete
+from sqlops.querylog.digest import EXAMPLE_LIMIT, INHERIT, DigestAccumulator, SourceStats
+from sqlops.querylog.fingerprint import (
+    _SPLIT,
+    BIG_FINGERPRINT,
+    Fingerprint,
+    Fingerprinter,
+    fingerprint_big,
+    lexical_state,
+)
 
 # An entry start: "# Time:" (with the "# User@Host:" line after it) or "# User@Host:" alone.
 # Searching for the newline first lets the regex engine scan with memchr (6x faster than ^).
@@ -242,6 +249,11 @@ class SlowLogScanner:
                         source,
                         None,
                     )
+                    if len(sql) > big:  # add() bounds what a long statement's row keeps
+                        acc.add(fp, row)
+                        entries += 1
+                        k += 1
+                        continue
                     key = fp.key
                     rows = pending.get(key)
                     if rows is None:
@@ -310,6 +322,7 @@ class SlowLogScanner:
             # A literal is still open: the next boundaries may be text inside it. Join them
             # while the statement can still close, within MAX_STATEMENT_JOIN bytes.
             j = k + 1
+            scanned, state = body, b""
             while True:
                 j += 1
                 if j > len(starts) or j - k > MAX_JOINED_BOUNDARIES:
@@ -321,7 +334,9 @@ class SlowLogScanner:
                 nxt = starts[j] if j < len(starts) else len(buf)
                 if nxt - s > MAX_STATEMENT_JOIN:
                     break
-                if lexically_complete(data[body:nxt]):
+                state = lexical_state(data, scanned, nxt, state)
+                scanned = nxt
+                if not state:
                     joined = self._statement(data, body, nxt)
                     if joined is not None and joined[1].complete:
                         result, used = joined, j - k
@@ -342,7 +357,8 @@ class SlowLogScanner:
         if not sql.endswith(b";"):
             self._skip(base_pos + s, line, "truncated entry: the statement has no terminating ';'")
             return used
-        self._emit(head, sql[:-1].rstrip(), fp, base_pos + s, line)
+        example = sql[:-1].rstrip() if len(sql) <= EXAMPLE_LIMIT else sql[: EXAMPLE_LIMIT + 1]
+        self._emit(head, example, fp, base_pos + s, line)
         return used
 
     def _header(self, data: bytes, p: int, e: int) -> dict[str, Any]:
@@ -445,6 +461,8 @@ class SlowLogScanner:
         if sql.startswith(_ADMIN):
             text = b"administrator command: " + sql[len(_ADMIN) :].rstrip(b";").strip()
             return sql, Fingerprint(text, text.upper(), True)
+        if len(sql) > BIG_FINGERPRINT:  # no more copies of a huge statement than needed
+            return sql, fingerprint_big(sql, 0, len(sql) - sql.endswith(b";"))
         return sql, self.fp(sql[:-1] if sql.endswith(b";") else sql)
 
     def _emit(self, head: dict[str, Any], sql: bytes, fp: Fingerprint, pos: int, line: int) -> None:

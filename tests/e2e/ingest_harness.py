@@ -106,7 +106,9 @@ class DaemonProcess:
                 status = Path(f"/proc/{self.proc.pid}/status").read_text()
             except OSError:
                 return
-            caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+            caught = next(
+                (line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0"
+            )
             if int(caught, 16) & bit:
                 return
             time.sleep(0.02)

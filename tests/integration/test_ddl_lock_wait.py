@@ -54,7 +54,9 @@ class Writer:
                 for attempt in range(3):
                     try:
                         with conn.cursor() as cur:
-                            cur.execute("INSERT INTO access_log (date_day, http_url) VALUES ('2026-01-02', 'w')")
+                            cur.execute(
+                                "INSERT INTO access_log (date_day, http_url) VALUES ('2026-01-02', 'w')"
+                            )
                         break
                     except pymysql.MySQLError as exc:
                         if exc.args and exc.args[0] == 1213 and attempt < 2:
@@ -82,7 +84,9 @@ def writing(db) -> Iterator[Writer]:  # type: ignore[no-untyped-def]
     finally:
         writer.stop.set()
         thread.join(10)
-    print(f"{db.flavour}: {len(writer.latencies)} inserts, worst {writer.worst:.3f} s, {writer.deadlocks} deadlock(s)")
+    print(
+        f"{db.flavour}: {len(writer.latencies)} inserts, worst {writer.worst:.3f} s, {writer.deadlocks} deadlock(s)"
+    )
 
 
 def open_transaction(db):  # type: ignore[no-untyped-def]

@@ -118,7 +118,9 @@ def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
     assert data["queries"] == 403
 
 
-def test_gzip_on_stdin_is_read_transparently(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gzip_on_stdin_is_read_transparently(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`zcat` forgotten: `digest --log - < slow.log.gz` reads the gzip data by its magic bytes."""
     fake = io.TextIOWrapper(io.BytesIO(gzip.compress(Path(MYSQL).read_bytes())))
     monkeypatch.setattr(sys, "stdin", fake)
@@ -159,8 +161,24 @@ def test_general_log_and_type_option(capsys: pytest.CaptureFixture[str]) -> None
     data = run_json(capsys, "--log", str(DATA / "mariadb1011-general.log"))
     assert data["sources"][0]["kind"] == "general"
     assert data["classes"][0]["query_time"] is None
-    forced = run_json(capsys, "--log", str(DATA / "mariadb1011-general.log"), "--type", "slow")
-    assert forced["queries"] == 0  # read as a slow log it has no entries (and says so)
+    forced = run_json(capsys, "--log", str(DATA / "mysql97-general.log"), "--type", "general")
+    assert forced["sources"][0]["kind"] == "general" and forced["queries"] > 0
+
+
+@pytest.mark.parametrize(
+    "log,forced,looks",
+    [
+        ("mariadb1011-general.log", "slow", "looks like a general query log"),
+        ("mysql97-general.log", "slow", "looks like a general query log"),
+        ("mysql97-slow.log", "general", "looks like a slow query log"),
+    ],
+)
+def test_wrong_type_option_is_refused(
+    capsys: pytest.CaptureFixture[str], log: str, forced: str, looks: str
+) -> None:
+    code, out, err = run(capsys, "--log", str(DATA / log), "--type", forced)
+    assert code == 2 and out == ""
+    assert looks in err and "--type auto" in err
 
 
 def test_config_defaults(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -186,3 +204,94 @@ def test_long_query_time_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert by_fp["SELECT SLEEP(?)"]["not_using_indexes"] is False
     code, out, _ = run(capsys, "--log", noindex, "--long-query-time", "0.5")
     assert code == 0 and "[no index]" in out and "Not using indexes: 3 of 3 statements" in out
+
+
+def _entry(i: int, sql: str, query_time: float, ts: int) -> str:
+    return (
+        f"# Time: {ts}\n# User@Host: app[app] @  [10.0.0.{i % 2}]  Id: 1\n"
+        f"# Query_time: {query_time:.6f}  Lock_time: 0.000010 Rows_sent: 1  Rows_examined: 1\n"
+        f"use shop;\nSET timestamp={ts};\n{sql};\n"
+    )
+
+
+def test_long_examples_are_shortened_in_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "slow.log"
+    long_sql = "INSERT INTO t VALUES " + ",".join(f"({i}, 'v{i}')" for i in range(8_000))
+    log.write_text(_entry(1, long_sql, 1.0, 1795770000))
+    code, out, _ = run(capsys, "--log", str(log))
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) < 1100
+    assert f"# (example shortened to 1,024 of {len(long_sql):,} characters" in out
+    code, out, _ = run(capsys, "--log", str(log), "--example-length", "0")
+    assert long_sql + ";" in out.splitlines()
+    assert run_json(capsys, "--log", str(log))["classes"][0]["example"]["sql"] == long_sql
+
+
+def test_text_report_details(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--log", str(DATA / "mariadb1011-slow-queryplan-explain.log"), "--top", "1")
+    assert code == 0
+    assert "%g" not in out and not re.search(r"\d e[+-]\d|\de[+-]\d\d", out)
+    assert re.search(r"^# Full scan +100% +30$", out, re.M)  # a Yes/No field as a share
+    assert re.search(r"^# Tmp_tables +102 +4 +30$", out, re.M)  # aligned: total, max, statements
+    assert "# Databases: squid 30 (100%)" in out and "# Users: report 30 (100%)" in out
+    histogram = re.findall(r"^# +(1us|10us|100us|1ms|10ms|100ms|1s|10s\+) +(\d+)", out, re.M)
+    assert [label for label, _ in histogram] == ["1us", "10us", "100us", "1ms", "10ms", "100ms", "1s", "10s+"]
+    assert sum(int(n) for _, n in histogram) == 30
+    assert "# EXPLAIN (ready to run):\nUSE `squid`; EXPLAIN WITH r AS (SELECT" in out
+
+
+def test_histogram_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "--log", MYSQL, "--top", "100")
+    for c in data["classes"]:
+        assert sum(c["query_time_histogram"].values()) == c["query_time"]["count"]
+
+
+def test_explain_only_for_statements_explain_accepts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = tmp_path / "slow.log"
+    log.write_text(
+        _entry(1, "SELECT * FROM t WHERE id = 1", 3.0, 1795770000)
+        + _entry(2, "/* app */ (SELECT a FROM t) UNION (SELECT b FROM u)", 2.0, 1795770001)
+        + _entry(3, "SET NAMES utf8mb4", 1.0, 1795770002)
+        + _entry(4, "CALL p(1)", 0.5, 1795770003)
+    )
+    code, out, _ = run(capsys, "--log", str(log))
+    assert code == 0
+    explains = re.findall(r"^# EXPLAIN \(ready to run\):\n(.*)$", out, re.M)
+    assert explains == [
+        "USE `shop`; EXPLAIN SELECT * FROM t WHERE id = 1;",
+        "USE `shop`; EXPLAIN /* app */ (SELECT a FROM t) UNION (SELECT b FROM u);",
+    ]
+
+
+def test_since_and_until(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "slow.log"
+    base = 1795770000  # 2026-11-27T09:00:00Z; entries at 09:00, 10:00, ... 14:00
+    log.write_text("".join(_entry(i, f"SELECT {i}", 0.1, base + 3600 * i) for i in range(6)))
+    everything = run_json(capsys, "--log", str(log))
+    assert everything["queries"] == 6 and everything["outside_time_window"] == 0
+    window = run_json(
+        capsys, "--log", str(log), "--since", "2026-11-27T10:00:00Z", "--until", "2026-11-27 13:00"
+    )
+    assert window["queries"] == 3 and window["outside_time_window"] == 3  # 10:00, 11:00, 12:00
+    assert window["first_seen"] == "2026-11-27T10:00:00Z" and window["last_seen"] == "2026-11-27T12:00:00Z"
+    # With a zone: 14:00+02:00 is 12:00Z (excluded: --until is the first second left out).
+    zoned = run_json(capsys, "--log", str(log), "--until", "2026-11-27T14:00:00+02:00")
+    assert zoned["queries"] == 3
+    code, out, _ = run(capsys, "--log", str(log), "--since", "2026-11-27T10:00:00Z")
+    assert code == 0 and "# 1 statements outside --since/--until" in out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--since", "yesterday"], "--since 'yesterday' is not a time"),
+        (["--until", "2026-13-01"], "--until '2026-13-01' is not a time"),
+        (["--since", "2026-11-28", "--until", "2026-11-27"], "--since is not before --until"),
+    ],
+)
+def test_bad_time_window(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, out, err = run(capsys, "--log", MYSQL, *args)
+    assert code == 2 and out == ""
+    assert message in err and "fix:" in err

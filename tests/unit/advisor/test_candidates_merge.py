@@ -189,9 +189,19 @@ def test_covering_only_when_the_statement_names_few_columns() -> None:
 
 def test_group_by_without_a_filter_only_as_a_covering_index() -> None:
     # Reading 2M rows in group order through a secondary index is a PK lookup per row.
-    r = run(wc("a", "SELECT http_username, COUNT(*) FROM access_log WHERE date_day + 1 > 3 GROUP BY http_username"))
+    r = run(
+        wc(
+            "a",
+            "SELECT http_username, COUNT(*) FROM access_log WHERE date_day + 1 > 3 GROUP BY http_username",
+        )
+    )
     assert shapes(r) == [("access_log", ("http_username", "date_day"))]  # covering: an index-only scan
-    r = run(wc("a", "SELECT http_username, http_url FROM access_log WHERE date_day + 1 > 3 GROUP BY http_username"))
+    r = run(
+        wc(
+            "a",
+            "SELECT http_username, http_url FROM access_log WHERE date_day + 1 > 3 GROUP BY http_username",
+        )
+    )
     assert shapes(r) == []  # not coverable (TEXT): no index at all
     r = run(wc("a", "SELECT http_username, SUM(http_reply_size) FROM access_log GROUP BY http_username"))
     assert shapes(r) == [("access_log", ("http_username", "http_reply_size"))]

@@ -308,6 +308,8 @@ def test_views_as_the_server_prints_them() -> None:
 
     by_day = found("SELECT COUNT(*) FROM v_user_traffic WHERE username = 'bob' AND day = '2026-10-03'")
     assert "date_day = '2026-10-03'" in (by_day["epoch_date"] or "")
-    daily = found("SELECT date_day, requests FROM v_daily_traffic WHERE date_day >= '2026-11-01' ORDER BY date_day")
+    daily = found(
+        "SELECT date_day, requests FROM v_daily_traffic WHERE date_day >= '2026-11-01' ORDER BY date_day"
+    )
     assert "FROM access_log_daily GROUP BY date_day) AS v_daily_traffic" in (daily["rollup"] or "")
     assert "SUM(requests) AS requests" in (daily["rollup"] or "")

@@ -3,6 +3,7 @@ purpose), and properties of the cached fast path."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -12,7 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqlops.querylog.fingerprint import Fingerprinter, class_id, fingerprint, lexically_complete
+from sqlops.querylog.fingerprint import (
+    Fingerprinter,
+    class_id,
+    fingerprint,
+    lexical_state,
+    lexically_complete,
+)
 
 GOLDEN = Path(__file__).parents[2] / "data" / "querylog" / "fingerprints.txt"
 
@@ -69,7 +76,9 @@ PT_CASES = [c for c in CASES if c.pt is not None]
 @pytest.mark.parametrize("case", PT_CASES, ids=[c.name for c in PT_CASES])
 def test_documented_pt_difference_still_holds(case: Case) -> None:
     """The pt: lines document what pt-query-digest does; if percona-toolkit changes, we see it."""
-    assert shutil.which("pt-fingerprint"), "pt-fingerprint is missing: apt-get install percona-toolkit (.ci/run does)"
+    assert shutil.which("pt-fingerprint"), (
+        "pt-fingerprint is missing: apt-get install percona-toolkit (.ci/run does)"
+    )
     out = subprocess.run(["pt-fingerprint", "--query", case.sql], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == case.pt
     assert case.pt != case.expected
@@ -194,3 +203,15 @@ def test_cache_never_confuses_two_statements(a: list[str], b: list[str]) -> None
 def test_lexical_check_agrees_with_tokenizer(pieces: list[str]) -> None:
     sql = "".join(pieces).encode()
     assert lexically_complete(sql) == fingerprint(sql).complete
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, "\n", "'\n", "\n# Time: x\n", "/*\n", "*/\n", "`\n"]), max_size=30))
+def test_incremental_lexical_state_agrees_with_the_whole_text_check(pieces: list[str]) -> None:
+    """The reader's line-by-line check gives what lexically_complete gives for the whole text."""
+    sql = "".join(pieces).encode()
+    cuts = [0] + [i + 1 for i, byte in enumerate(sql) if byte == 0x0A] + [len(sql)]
+    state = b""
+    for lo, hi in itertools.pairwise(cuts):
+        state = lexical_state(sql, lo, hi, state)
+        assert (state == b"") == lexically_complete(sql[:hi])

@@ -14,8 +14,20 @@ values = st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_si
 
 
 def exact_lower_quantile(data: list[int], q: float) -> int:
+    """The nearest-rank quantile: the smallest value that at least q of the values do not exceed."""
     ordered = sorted(data)
-    return ordered[math.floor(q * (len(ordered) - 1))]
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def test_small_classes_have_p95_and_p99_at_their_maximum() -> None:
+    for n in range(1, 20):
+        sketch = sketch_of(list(range(1, n + 1)))
+        assert sketch.quantile(0.95, integers=True) == n
+        assert sketch.quantile(0.99, integers=True) == n
+    # 100 values: p99 is the 99th, p50 the 50th.
+    sketch = sketch_of(list(range(1, 101)))
+    assert abs(sketch.quantile(0.99, integers=True) - 99) <= 99 * RELATIVE_ERROR  # type: ignore[operator]
+    assert sketch.quantile(0.5, integers=True) == 50
 
 
 @settings(max_examples=300, deadline=None)
