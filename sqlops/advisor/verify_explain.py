@@ -18,6 +18,7 @@ nodes are recognised by their keys, so nesting we did not list is still read.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,29 @@ def _entry(node: dict[str, Any]) -> PlanTable | None:
                 access = "eq_ref"
         return PlanTable(alias, name, str(key) if key else None, str(access) if access else None)
     key = node.get("key")
+    if not key and access == "index_merge":
+        # MariaDB lists an index merge's keys inside it (MySQL's `key` is "union(a,b)" already)
+        found: list[str] = []
+        _merge_keys(node.get("index_merge"), found)
+        key = ",".join(dict.fromkeys(found))
     return PlanTable(name, None, str(key) if key else None, str(access) if access else None)
+
+
+def _merge_keys(node: Any, out: list[str]) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("key"), str):
+            out.append(node["key"])
+        for value in node.values():
+            _merge_keys(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _merge_keys(value, out)
+
+
+def uses_index(plan_key: str | None, name: str) -> bool:
+    """Whether a plan's key names the index: one key, or an index merge's list
+    ("union(a,b)", "a,b")."""
+    return bool(plan_key) and name.lower() in re.findall(r"[\w$]+", str(plan_key).lower())
 
 
 def choose(

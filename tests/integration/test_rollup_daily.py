@@ -187,7 +187,9 @@ def test_cli_refresh_dry_run_json_and_a_source_without_date_day(db) -> None:  # 
     assert "INSERT INTO `access_log_daily`" in dry.stdout and "SET @sqlops_low = 0," in dry.stdout
     assert "up to id 0; MAX(id) is 5" in dry.stdout
     with db.connect() as session:  # the dry run's script is what the refresh sends
-        planned = [normal(s) for s in rendered_sql(refresh_plan(session, "access_log", "access_log_daily").steps)]
+        planned = [
+            normal(s) for s in rendered_sql(refresh_plan(session, "access_log", "access_log_daily").steps)
+        ]
         assert statements_in(dry.stdout) == planned and planned[0].startswith("CREATE TABLE IF NOT EXISTS")
     out = sqlops("--dsn", db.dsn, "rollup", "refresh", "--format", "json")
     assert out.returncode == 0, out.stderr

@@ -15,7 +15,9 @@ from sqlops.cli.app import cli
 README = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
 
 
-def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+def _commands(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     ctx = click.Context(group)
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
@@ -47,7 +49,9 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...], command: 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
 def test_the_readme_lists_every_command_and_option(path: tuple[str, ...], command: click.Command) -> None:
     name = "sqlops " + " ".join(path)
-    lines = [line for line in README.splitlines() if re.search(rf"sqlops (\[[^\]]*\] )*{' '.join(path)}\b", line)]
+    lines = [
+        line for line in README.splitlines() if re.search(rf"sqlops (\[[^\]]*\] )*{' '.join(path)}\b", line)
+    ]
     assert lines, f"README never shows `{name}`"
     text = "\n".join(lines)
     missing = [

@@ -29,7 +29,9 @@ skip-name-resolve
 def _root(tmp_path: Path) -> Path:
     (tmp_path / "etc/mysql/conf.d").mkdir(parents=True)
     (tmp_path / "etc/mysql/my.cnf").write_text(CNF)
-    (tmp_path / "etc/mysql/conf.d/z.cnf").write_text("[client]\nuser = later # wins\n[mysqld]\nmax-connections=80\n")
+    (tmp_path / "etc/mysql/conf.d/z.cnf").write_text(
+        "[client]\nuser = later # wins\n[mysqld]\nmax-connections=80\n"
+    )
     return tmp_path
 
 
