@@ -243,6 +243,17 @@ def upgrade_plan(
     return plan_in_place(analysis, zone=zone, flavour=session.info.flavour)
 
 
+def preview_upgrade(
+    settings: DatabaseConfig, table: str, *, default_day: dt.date | None = None, keep_old: bool = False
+) -> Plan:
+    """What `upgrade_table` would send now (read-only, no lock): ``--dry-run``."""
+    with connect(settings, maintenance=True) as session:
+        analysis = analyse_upgrade(session, table)
+        return upgrade_plan(
+            session, analysis, zone=settings.time_zone, default_day=default_day, keep_old=keep_old
+        )
+
+
 def run_upgrade(
     session: Session,
     analysis: UpgradeAnalysis,
