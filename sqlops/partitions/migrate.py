@@ -481,6 +481,14 @@ def preview_migrate(
         return migrate_plan_for(session, target, settings.time_zone, method=method, keep_old=keep_old)
 
 
+def alter_warning(table: str, seconds: float, size_bytes: int) -> str:
+    """What `migrate --method alter` says before its one locked ALTER starts."""
+    return (
+        f"{JOB}: one ALTER copies {table} ({size_bytes / 1048576:.0f} MiB); every write to it waits "
+        f"until it finishes, expected about {seconds:.0f} s"
+    )
+
+
 def migrate_table(
     settings: DatabaseConfig,
     target: Target,
