@@ -10,7 +10,7 @@ from sqlops.db import Flavour, connect, quote_ident
 from sqlops.errors import ConnectError
 from sqlops.plan import ExecutionResult, Plan, Statement, execute
 from sqlops.schema.definitions import access_log_def, state_defs
-from sqlops.schema.inspect import existing_tables
+from sqlops.schema.inspect import database_exists, existing_tables
 from sqlops.schema.triggers import date_day_trigger
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,7 @@ def ensure_database(settings: DatabaseConfig) -> bool:
     """Create `settings.database` unless it exists (through the executor, tagged and logged);
     True when it was created."""
     with connect(settings, maintenance=True, with_database=False) as session:
-        exists = session.scalar(
-            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (settings.database,)
-        )
-        if exists:
+        if database_exists(session, settings.database):
             return False
         execute(session, plan_create_database(settings.database))
         return True

@@ -100,7 +100,7 @@ def analyse_upgrade(session: Session, table: str) -> UpgradeAnalysis:
         columns=columns,
         missing_indexes=tuple(missing_indexes(expected, live)),
         null_epoch_rows=null_rows,
-        has_date_day_trigger=any(is_date_day_trigger(name, table) for name, _, _ in live.triggers),
+        has_date_day_trigger=any(is_date_day_trigger(t.name, table) for t in live.triggers),
         charset=str(charset or ""),
         unfinished_copy=state.job if state else None,
     )
@@ -137,7 +137,7 @@ def upgrade_spec(
             quote_string(default_day.isoformat()) if default_day else date_day_sql("UNIX_TIMESTAMP()", zone)
         )
         computed.append(("date_day", f"COALESCE({date_day_sql('{row}.time_since_epoch', zone)}, {fallback})"))
-    alternate = any(name == date_day_trigger_name(analysis.table) for name, _, _ in analysis.live.triggers)
+    alternate = any(t.name == date_day_trigger_name(analysis.table) for t in analysis.live.triggers)
     trigger_name = date_day_trigger_name(analysis.table, alternate=alternate)
     shadow_trigger = [
         (s.sql, s.reason)
