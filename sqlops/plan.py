@@ -235,7 +235,7 @@ class _LockedDDL:
             started = time.monotonic()
             # Holders not known exactly (MariaDB without a lock list): probe with NOWAIT where
             # the statement takes it, so a try that cannot succeed queues nothing at all.
-            probe = _nowait(sql) if blockers and self.session.info.is_mariadb else None
+            probe = with_nowait(sql) if blockers and self.session.info.is_mariadb else None
             try:
                 with self.watchdog.guard() as dog:
                     self.session.execute(probe or sql)
@@ -264,7 +264,7 @@ class _LockedDDL:
 _NOWAIT_ABLE = re.compile(r"^(/\*.*?\*/\s*)?((?:ALTER|RENAME) TABLE\s+(?:`(?:[^`]|``)+`|\w+))(\s)", re.S)
 
 
-def _nowait(sql: str) -> str | None:
+def with_nowait(sql: str) -> str | None:
     """MariaDB's ``ALTER TABLE t NOWAIT …`` / ``RENAME TABLE t NOWAIT TO …``, else None."""
     match = _NOWAIT_ABLE.match(sql)
     if not match:

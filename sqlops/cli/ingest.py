@@ -90,43 +90,49 @@ def load(
 
     Example: sqlops ingest load /var/log/squid/access.log.*.gz --log-format squid
     """
-    from sqlops.squid.backfill import Loader
     from sqlops.squid.target import ingest_destination
 
     fmt, log_format = _output_and_log_format(fmt, log_format, as_json)
     dest = ingest_destination(app.loaded(), target, table, log_format)
     ingest = app.config.ingest
-    results = []
     ratio = ingest.max_quarantine_ratio if max_quarantine_ratio is None else max_quarantine_ratio
-    with Loader(
-        dest.database,
-        dest.table,
-        dest.format,
-        method=method or ingest.method,
-        batch_rows=batch_rows or ingest.batch_rows,
-        max_quarantine_ratio=ratio,
-        force=force,
-    ) as loader:
+    options = {"method": method or ingest.method, "batch_rows": batch_rows or ingest.batch_rows}
+    with _loader(dest, max_quarantine_ratio=ratio, force=force, **options) as loader:
         if forget:
-            for path in files:
-                removed = loader.forget(path)
-                click.echo(f"{path}: " + ("load record removed" if removed else "no load record"))
+            _forget_all(loader, files)
             return 0
-        for path in files:
-            with _progress(path) as advance:
-                result = loader.load(path, progress=advance, notes=lambda n: log.warning("%s", n))
-            results.append(result)
-            if fmt == "text":
-                click.echo(_summary(result, loader.mode_description))
-            if result.quarantined:
-                log.warning(
-                    "%s: %d line(s) quarantined; see `sqlops ingest quarantine list`",
-                    path,
-                    result.quarantined,
-                )
+        results = _load_all(loader, files, echo_each=fmt == "text")
     if fmt == "json":
         emit_json([r.to_dict() for r in results])
     return 0
+
+
+def _loader(dest: Any, **options: Any) -> Any:
+    from sqlops.squid.backfill import Loader
+
+    return Loader(dest.database, dest.table, dest.format, **options)
+
+
+def _forget_all(loader: Any, files: tuple[str, ...]) -> None:
+    for path in files:
+        removed = loader.forget(path)
+        click.echo(f"{path}: " + ("load record removed" if removed else "no load record"))
+
+
+def _load_all(loader: Any, files: tuple[str, ...], *, echo_each: bool) -> list[Any]:
+    """Load each file in turn with a progress bar; a summary line per file in text output."""
+    results = []
+    for path in files:
+        with _progress(path) as advance:
+            result = loader.load(path, progress=advance, notes=lambda n: log.warning("%s", n))
+        results.append(result)
+        if echo_each:
+            click.echo(_summary(result, loader.mode_description))
+        if result.quarantined:
+            log.warning(
+                "%s: %d line(s) quarantined; see `sqlops ingest quarantine list`", path, result.quarantined
+            )
+    return results
 
 
 def _output_and_log_format(fmt: str, log_format: str | None, as_json: bool) -> tuple[str, str | None]:
@@ -475,15 +481,21 @@ def quarantine_replay(
     if fmt == "json":
         emit_json(result.to_dict())
         return 0
+    click.echo(_replay_text(result))
+    return 0
+
+
+def _replay_text(result: Any) -> str:
+    lines = []
     if result.adopted:
-        click.echo(f"{result.adopted} line(s) moved from fallback files into the quarantine table")
-    click.echo(
+        lines.append(f"{result.adopted} line(s) moved from fallback files into the quarantine table")
+    lines.append(
         f"{result.selected} line(s) replayed: {result.stored} stored, "
         f"{result.still_quarantined} still quarantined"
     )
     for why, count in sorted(result.reasons.items(), key=lambda item: -item[1]):
-        click.echo(f"  {count:6d}  {why[:100]}")
-    return 0
+        lines.append(f"  {count:6d}  {why[:100]}")
+    return "\n".join(lines)
 
 
 @quarantine_group.command("purge")
@@ -510,12 +522,17 @@ def quarantine_purge(app: AppContext, scope: _Scope, dry_run: bool, everything: 
     if fmt == "json":
         emit_json(result.to_dict())
         return 0
+    click.echo(_purge_text(result, dry_run))
+    return 0
+
+
+def _purge_text(result: Any, dry_run: bool) -> str:
     verb = "would remove" if dry_run else "removed"
     data = result.to_dict()
-    click.echo(
+    text = (
         f"{verb} {data['purged']} line(s): {data['from_table']} from the table, "
         f"{data['from_files']} from fallback files"
     )
     if dry_run and result.lines:
-        click.echo(_lines_table(result.lines))
-    return 0
+        text += "\n" + _lines_table(result.lines)
+    return text

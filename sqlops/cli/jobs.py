@@ -42,6 +42,11 @@ def jobs(app: AppContext, job: str | None, target: str | None, failed: bool, lim
         what = " ".join(filter(None, ("failed" if failed else "", job, f"on {target}" if target else "")))
         click.echo(f"no {what + ' ' if what else ''}runs recorded")
         return 0
+    click.echo(_runs_table(runs))
+    return 0
+
+
+def _runs_table(runs: list[dict[str, Any]]) -> str:
     rows = [
         (
             r["id"],
@@ -56,10 +61,9 @@ def jobs(app: AppContext, job: str | None, target: str | None, failed: bool, lim
         )
         for r in runs
     ]
-    click.echo(
-        table(rows, ["id", "job", "target", "origin", "started (UTC)", "seconds", "status", "stmts", "error"])
+    return table(
+        rows, ["id", "job", "target", "origin", "started (UTC)", "seconds", "status", "stmts", "error"]
     )
-    return 0
 
 
 def _json_run(run: dict[str, Any]) -> dict[str, Any]:

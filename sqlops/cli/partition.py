@@ -55,37 +55,27 @@ def migrate(
 
     Example: sqlops partition migrate --dry-run > migrate.sql
     """
-    from sqlops.partitions.migrate import JOB, migrate_table, preview_migrate
+    from sqlops.partitions.migrate import migrate_table, preview_migrate
     from sqlops.partitions.rotate import targets
     from sqlops.plan import render
 
     config = app.config
     (target,) = targets(config, table or config.schema.table)
-    chosen: Any = method
+    options: dict[str, Any] = {"method": method, "keep_old": keep_old, "abort": abort}
     if dry_run:
-        plan = preview_migrate(config.database, target, method=chosen, keep_old=keep_old, abort=abort)
-        click.echo(render(plan), nl=False)
+        click.echo(render(preview_migrate(config.database, target, **options)), nl=False)
         return EXIT_OK
-
-    def announce(seconds: float, size: int) -> None:
-        click.echo(
-            f"{JOB}: one ALTER copies {target.table} ({size / 1048576:.0f} MiB); every write to it waits "
-            f"until it finishes, expected about {seconds:.0f} s",
-            err=True,
-        )
-
+    announce = functools.partial(_announce_alter, target.table)
     with copy_progress(target.table) as progress:
-        outcome = migrate_table(
-            config.database,
-            target,
-            method=chosen,
-            keep_old=keep_old,
-            abort=abort,
-            progress=progress,
-            before_alter=announce,
-        )
+        outcome = migrate_table(config.database, target, progress=progress, before_alter=announce, **options)
     click.echo(outcome.summary())
     return EXIT_OK
+
+
+def _announce_alter(table: str, seconds: float, size_bytes: int) -> None:
+    from sqlops.partitions.migrate import alter_warning
+
+    click.echo(alter_warning(table, seconds, size_bytes), err=True)
 
 
 @partition_group.command("status")
@@ -155,7 +145,7 @@ def rotate(
 
     Example: sqlops partition rotate --dry-run > rotate.sql
     """
-    from sqlops.partitions.rotate import RotateIncomplete, preview_rotate, rotate_tables, targets
+    from sqlops.partitions.rotate import preview_rotate, rotate_tables, targets
 
     config = app.config
     chosen = targets(config, table)
@@ -173,9 +163,7 @@ def rotate(
         before_execute=_announce_split,
         on_table=functools.partial(_report_rotate, several=len(chosen) > 1),
     )
-    (first,) = run.tables if len(run.tables) == 1 else (None,)
-    if first is not None and first.error is not None and not isinstance(first.error, RotateIncomplete):
-        raise first.error  # one table: the error boundary shows it with its why and fix
+    run.raise_single_table_error()
     return run.exit_code
 
 

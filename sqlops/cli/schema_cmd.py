@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from sqlops.cli.app import AppContext, cli
 from sqlops.cli.output import copy_progress, emit_json, format_option
-from sqlops.plan import execute, render
-
-log = logging.getLogger("sqlops.schema")
+from sqlops.plan import render
 
 
 @cli.group("schema")
@@ -53,53 +49,23 @@ def init(
 
     Example: sqlops schema init --dry-run > schema.sql
     """
-    from sqlops.errors import ConnectError
-    from sqlops.schema import init as schema_init
-    from sqlops.schema.init import plan_init
-    from sqlops.schema.inspect import existing_tables
+    from sqlops.schema.init import ensure_database, init_schema, preview_init
 
     app.override("schema.table", table)
     app.override("schema.date_day_trigger", date_day_trigger)
     config = app.config
-    if create_database and not dry_run and schema_init.create_database(config.database):
-        click.echo(f"schema init: created database {config.database.database}")
-    existing = None
-    session = None
-    # A dry run asks the server only when one is configured and no flavour was forced, so
-    # `schema init --dry-run` works on a machine without any server.
-    if not dry_run or (flavour is None and app.server_configured()):
-        try:
-            session = app.connect(maintenance=True)
-        except ConnectError as exc:
-            if not dry_run:
-                raise
-            log.warning("no server (%s); printing DDL valid on both flavours", exc.what)
-    try:
-        if session is not None:
-            existing = existing_tables(session)
-            flavour = session.info.flavour
-        plan = plan_init(
-            config.schema.table,
-            database=config.database.database,
-            existing=existing,
-            flavour=flavour,  # type: ignore[arg-type]
-            date_day_trigger_on=config.schema.date_day_trigger,
-            time_zone=config.database.time_zone,
-        )
-        if dry_run or session is None:
-            if create_database:
-                created = schema_init.plan_create_database(config.database.database)
-                plan = created.extend(plan.statements, plan.notes)
-            click.echo(render(plan), nl=False)
-            return 0
-        for note in plan.notes:
-            click.echo(f"note: {note}", err=True)
-        result = execute(session, plan)
-        click.echo(f"schema init: {len(result.executed)} statement(s) in {result.seconds:.2f} s")
+    if dry_run:
+        ask_server = flavour is None and app.server_configured()
+        plan = preview_init(config, flavour, ask_server=ask_server, create_database=create_database)  # type: ignore[arg-type]
+        click.echo(render(plan), nl=False)
         return 0
-    finally:
-        if session is not None:
-            session.close()
+    if create_database and ensure_database(config.database):
+        click.echo(f"schema init: created database {config.database.database}")
+    result = init_schema(config)
+    for note in result.plan.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"schema init: {len(result.executed)} statement(s) in {result.seconds:.2f} s")
+    return 0
 
 
 @schema_group.command("status")
@@ -151,18 +117,16 @@ def upgrade(
     """
     import datetime as dt
 
-    from sqlops.schema.upgrade import analyse_upgrade, upgrade_plan, upgrade_table
+    from sqlops.schema.upgrade import preview_upgrade, upgrade_table
 
     app.override("schema.table", table)
     config = app.config
     name = config.schema.table
     day = default_day.date() if isinstance(default_day, dt.datetime) else None
     if dry_run:
-        with app.connect(maintenance=True) as session:
-            analysis = analyse_upgrade(session, name)
-            zone = config.database.time_zone
-            plan = upgrade_plan(session, analysis, zone=zone, default_day=day, keep_old=keep_old)
-        click.echo(render(plan), nl=False)
+        click.echo(
+            render(preview_upgrade(config.database, name, default_day=day, keep_old=keep_old)), nl=False
+        )
         return 0
     with copy_progress(name) as progress:
         outcome = upgrade_table(

@@ -14,7 +14,7 @@ import click
 
 from sqlops.cli.app import AppContext, cli, nagios_plugin
 from sqlops.cli.output import emit_json, format_option, table
-from sqlops.errors import PreconditionError, UsageError
+from sqlops.errors import UsageError
 
 log = logging.getLogger("sqlops.tune")
 
@@ -170,21 +170,10 @@ def render_cmd(
     if fmt == "json":
         emit_json(rendering.to_json())
         return 0
-    for f in rendering.files:
-        where = f"-> {f.target}" if f.target else "(advice, not installed)"
-        click.echo(f"{f.path}  {where}  {f.purpose}")
-        click.echo(f"    apply: {f.apply}")
-        for c in f.changes:
-            previous = "(none)" if c.previous is None else (c.previous or "(empty)")
-            arrow = f"{previous} -> {c.new}" if c.changed else f"{c.new} (unchanged)"
-            click.echo(f"    {c.setting}: {arrow}   [{c.previous_source}]")
-        if dry_run:
-            click.echo("    --- content ---")
-            click.echo("\n".join("    " + line for line in f.content.rstrip("\n").splitlines()))
+    if rendering.files:
+        click.echo(rendering.as_text(with_content=dry_run))
     if written:
-        click.echo(
-            f"wrote {len(written)} files under {Path(out_dir).resolve()} (rollback: {render.MANIFEST})"
-        )
+        click.echo(render.written_summary(written, Path(out_dir)))
     return 0
 
 
@@ -213,20 +202,8 @@ def prefork_cmd(app: AppContext, profile: str, root_dir: str, reserve_mib: int |
     if fmt == "json":
         emit_json(sizing.to_json())
     else:
-        click.echo("\n".join(sizing.arithmetic()))
-        click.echo("")
-        click.echo("<IfModule mpm_prefork_module>")
-        for name, value in sizing.directives().items():
-            click.echo(f"\t{name:<23} {value}")
-        click.echo("</IfModule>")
-        for note in sizing.notes:
-            click.echo(f"note: {note}")
-    if sizing.max_request_workers < 1:
-        raise PreconditionError(
-            "no Apache child fits in the memory left",
-            why="; ".join(sizing.notes) or None,
-            fix="free memory (fewer services on this guest, more RAM) or lower --reserve-mib",
-        )
+        click.echo(sizing.as_text())
+    sizing.refuse_if_no_child_fits()
     return 0
 
 

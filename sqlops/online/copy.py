@@ -393,7 +393,7 @@ class CopyPlan:
 
 def _mirror_triggers_present(spec: CopySpec, table: Table) -> bool:
     wanted = {spec.trigger(e) for e in ("ins", "upd", "del")}
-    return wanted <= {name for name, _, _ in table.triggers}
+    return wanted <= {t.name for t in table.triggers}
 
 
 def copy_plan(session: Session, spec: CopySpec) -> CopyPlan:
@@ -508,7 +508,7 @@ def run_online_copy(
 
 
 def _abort_statements(spec: CopySpec, table: Table | None, present: set[str]) -> tuple[Statement, ...]:
-    triggers = {name for name, _, _ in table.triggers} if table is not None else set()
+    triggers = {t.name for t in table.triggers} if table is not None else set()
     statements = [
         Statement(f"DROP TRIGGER IF EXISTS {quote_ident(spec.trigger(e))}", "remove the mirror trigger")
         for e in ("ins", "upd", "del")

@@ -43,6 +43,7 @@ from sqlops.partitions.planner import plan_layout
 from sqlops.partitions.rotate import Target, partition_lock
 from sqlops.plan import Plan, Statement, execute
 from sqlops.schema.inspect import LiveTable, inspect_table
+from sqlops.schema.model import Trigger
 from sqlops.schema.triggers import date_day_trigger_name, is_date_day_trigger
 
 JOB = "partition-migrate"
@@ -56,14 +57,6 @@ _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 
 
 @dataclass(frozen=True)
-class TriggerDef:
-    name: str
-    timing: str
-    event: str
-    statement: str
-
-
-@dataclass(frozen=True)
 class MigrateAnalysis:
     table: str
     column: str
@@ -73,7 +66,7 @@ class MigrateAnalysis:
     oldest: dt.date | None
     newest: dt.date | None
     blocking_unique_keys: tuple[str, ...]
-    triggers: tuple[TriggerDef, ...]
+    triggers: tuple[Trigger, ...]  # the table's own, re-created on the shadow
     copy_state: CopyState | None
     # The partitions of an unfinished online copy's shadow, so a resume builds the same spec.
     shadow_layout: tuple[PartitionSpec, ...] | None = None
@@ -124,16 +117,7 @@ def analyse_migrate(session: Session, table: str, column: str) -> MigrateAnalysi
     blocking = tuple(sorted(i.name for i in live.secondary_indexes if i.unique and column not in i.columns))
     probe = _probe(table)
     mirrors = {probe.trigger(e) for e in ("ins", "upd", "del")}
-    triggers = tuple(
-        TriggerDef(name, timing, event, statement)
-        for name, timing, event, statement in session.query(
-            "SELECT TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT "
-            "FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() "
-            "AND EVENT_OBJECT_TABLE = %s ORDER BY ACTION_ORDER, TRIGGER_NAME",
-            (table,),
-        )
-        if name not in mirrors
-    )
+    triggers = tuple(t for t in live.triggers if t.name not in mirrors)
     copy_state = read_state(session, table)
     shadow_layout = None
     if copy_state is not None and copy_state.job == JOB:
@@ -479,6 +463,14 @@ def preview_migrate(
         if abort:
             return abort_migrate_plan_for(session, target)
         return migrate_plan_for(session, target, settings.time_zone, method=method, keep_old=keep_old)
+
+
+def alter_warning(table: str, seconds: float, size_bytes: int) -> str:
+    """What `migrate --method alter` says before its one locked ALTER starts."""
+    return (
+        f"{JOB}: one ALTER copies {table} ({size_bytes / 1048576:.0f} MiB); every write to it waits "
+        f"until it finishes, expected about {seconds:.0f} s"
+    )
 
 
 def migrate_table(

@@ -225,6 +225,13 @@ class RotateRun:
     def exit_code(self) -> int:
         return max((t.error.exit_code for t in self.tables if t.error is not None), default=0)
 
+    def raise_single_table_error(self) -> None:
+        """A run of one table that failed outright re-raises its error, so the CLI's error
+        boundary shows it with its why and fix; an incomplete rotate was reported already."""
+        (first,) = self.tables if len(self.tables) == 1 else (None,)
+        if first is not None and first.error is not None and not isinstance(first.error, RotateIncomplete):
+            raise first.error
+
 
 def describe_rotate(outcome: RotateOutcome) -> str:
     """The one-line summary of a rotate, for the terminal and the service log."""

@@ -52,7 +52,8 @@ _WORD = rb"[0-9]*[A-Za-z_$\x80-\xff][" + _IDC + rb"]*"
 # so that a quote inside them is never taken for a literal. Other comments match group 2, which
 # captures nothing: the comment text (often a request id) stays out of the cache key, yet the
 # key still tells a comment (b"") from a literal (None).
-_SPLIT = re.compile(
+# Public: the slow-log reader splits with it in its hot loop (no call per statement).
+LITERAL_SPLIT = re.compile(
     rb"(?=[/`#\-'\"0-9.])(?:("
     + _BACKTICK
     + rb"|/\*M?![\s\S]*?\*/"
@@ -142,14 +143,15 @@ class Fingerprinter:
     BIG_STATEMENT = 16 * 1024
 
     def __init__(self, max_cached: int = 20_000) -> None:
-        # Public so the slow-log hot loop can look up without a call: cache.get(tuple(_SPLIT.split(sql))).
+        # Public so the slow-log hot loop can look up without a call:
+        # cache.get(tuple(LITERAL_SPLIT.split(sql))).
         self.cache: dict[object, Fingerprint] = {}
         self._max = max_cached
 
     def __call__(self, sql: bytes) -> Fingerprint:
         if len(sql) > BIG_FINGERPRINT:
             return fingerprint_big(sql)  # bounded memory; such statements are rare: no cache
-        pieces = _SPLIT.split(sql)
+        pieces = LITERAL_SPLIT.split(sql)
         key: object
         if len(sql) > self.BIG_STATEMENT:
             key = hashlib.blake2b(repr(pieces).encode(), digest_size=16).digest()
@@ -167,7 +169,7 @@ class Fingerprinter:
 def lexically_complete(sql: bytes) -> bool:
     """True when no string, quoted identifier or block comment is left open (a C-speed check:
     whatever the split could not match as a whole literal or comment stays in a text piece)."""
-    for text in _SPLIT.split(sql)[::3]:
+    for text in LITERAL_SPLIT.split(sql)[::3]:
         if b"'" in text or b'"' in text or b"`" in text or b"/*" in text:
             return False
     return True
@@ -432,7 +434,7 @@ _IN_RUN = re.compile(rb"IN \(\?(?:, \?)*")
 _WHITE = b" \t\r\n"
 
 
-# _SPLIT with the literals captured too (group 3), so that split() keeps every byte: the
+# LITERAL_SPLIT with the literals captured too (group 3), so that split() keeps every byte: the
 # lengths of the pieces then tell where each window of a big statement really ends.
 _SPLIT_ALL = re.compile(
     rb"(?=[/`#\-'\"0-9.])(?:("
@@ -499,7 +501,7 @@ def _row_cuts(data: bytes, start: int, end: int, after: int, wanted: int) -> lis
     `after`; gives up at the first literal or comment beyond after + PREFIX."""
     cuts: list[int] = []
     previous = start
-    for m in _SPLIT.finditer(data, start, end):
+    for m in LITERAL_SPLIT.finditer(data, start, end):
         gap_end = m.start()
         if gap_end > after:
             _gap_cuts(data, max(previous, after), gap_end, cuts, wanted)
@@ -527,7 +529,7 @@ def fingerprint_big(data: bytes, start: int = 0, end: int | None = None) -> Fing
     cuts = _row_cuts(data, start, end, start + PREFIX, 3)
     if not cuts:
         # No row boundary near PREFIX: cut before the first literal that starts past it.
-        m = _SPLIT.search(data, start + PREFIX, end)
+        m = LITERAL_SPLIT.search(data, start + PREFIX, end)
         cuts = [m.start()] if m is not None else [end]
     cut = cuts[0]
     head = fingerprint(data[start:cut])

@@ -16,7 +16,8 @@ from sqlops.querylog.digest import DigestAccumulator
 from sqlops.querylog.fingerprint import Fingerprinter
 from sqlops.querylog.slowlog import MAX_STATEMENT_JOIN, parse_log_time
 
-_RECORD = re.compile(
+# The start of a general-log record; public because the format sniffer (reader.py) counts them.
+RECORD_START = re.compile(
     rb"^(\d{6} [ \d]\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?)?"
     rb"\t+ *(\d+) (Query|Execute|Prepare|Connect|Quit|Init DB|Close stmt|Reset stmt|Field List|Statistics"
     rb"|Ping|Shutdown|Binlog Dump|Binlog Dump GTID|Change user|Long Data|Fetch|Refresh|Processlist|Kill"
@@ -45,7 +46,7 @@ class GeneralLogScanner:
         self.time: float | None = None
 
     def feed(self, buf: bytes, base_pos: int, base_line: int, final: bool) -> int:
-        records = list(_RECORD.finditer(buf))
+        records = list(RECORD_START.finditer(buf))
         headers = [m.start() for m in _SERVER_HEADER.finditer(buf)]
         bounds = sorted([m.start() for m in records] + headers)
         line, line_pos = base_line, 0

@@ -25,7 +25,7 @@ from sqlops.compressed import GZIP_ERRORS, GZIP_MAGIC, damaged, transparent_stdi
 from sqlops.errors import InputError
 from sqlops.querylog.digest import INHERIT, DigestAccumulator, DigestReport, build_report
 from sqlops.querylog.fingerprint import Fingerprinter
-from sqlops.querylog.generallog import _RECORD, GeneralLogScanner
+from sqlops.querylog.generallog import RECORD_START, GeneralLogScanner
 from sqlops.querylog.slowlog import SlowLogScanner, entry_starts
 
 BLOCK = 4 * 1024 * 1024
@@ -113,7 +113,7 @@ def detect_type(head: bytes, name: str) -> Literal["slow", "general"]:
     if not head.strip():
         return "slow"
     slow_marks = len(_SLOW_MARK.findall(head))
-    general_marks = len(_RECORD.findall(head))
+    general_marks = len(RECORD_START.findall(head))
     if slow_marks or general_marks:
         # Either kind can quote the other inside a statement; the majority decides.
         return "slow" if slow_marks >= general_marks else "general"
@@ -134,7 +134,7 @@ def check_forced_type(head: bytes, name: str, kind: str) -> None:
     """Refuse a --type that the first block plainly contradicts (a general log read as a slow
     log would otherwise give an empty report and exit 0)."""
     slow_marks = len(_SLOW_MARK.findall(head))
-    general_marks = len(_RECORD.findall(head))
+    general_marks = len(RECORD_START.findall(head))
     # Either kind can quote the other in a statement: only a clear majority contradicts --type.
     if kind == "slow" and general_marks > 4 * slow_marks:
         looks, other = "a general query log", "general"

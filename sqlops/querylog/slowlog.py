@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlops.querylog.digest import EXAMPLE_LIMIT, INHERIT, DigestAccumulator, SourceStats
 from sqlops.querylog.fingerprint import (
-    _SPLIT,
     BIG_FINGERPRINT,
+    LITERAL_SPLIT,
     Fingerprint,
     Fingerprinter,
     fingerprint_big,
@@ -169,7 +169,7 @@ class SlowLogScanner:
         # The hot loop: entries whose header matches _FAST_HEADER and whose statement ends in
         # ";\n" are handled inline (no call per entry); everything else goes to _entry().
         fast_match = _FAST_HEADER.match if not has_nul else None
-        split = _SPLIT.split
+        split = LITERAL_SPLIT.split
         cache = self.fp.cache
         fingerprint_of = self.fp
         big = self.fp.BIG_STATEMENT

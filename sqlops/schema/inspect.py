@@ -23,6 +23,7 @@ from sqlops.schema.model import (
     Partitioning,
     Schema,
     Table,
+    Trigger,
     View,
     base_type_of,
     normalise_type,
@@ -43,6 +44,12 @@ def table_exists(session: Session, name: str) -> bool:
             "AND TABLE_NAME = %s",
             (name,),
         )
+    )
+
+
+def database_exists(session: Session, name: str) -> bool:
+    return bool(
+        session.scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,))
     )
 
 
@@ -190,19 +197,17 @@ def _partitions(session: Session, where: str, params: list[str]) -> dict[str, Pa
     return {t: Partitioning(m, e, tuple(names)) for t, (m, e, names) in out.items()}
 
 
-def _triggers(
-    session: Session, db: str, tables: Sequence[str] | None
-) -> dict[str, list[tuple[str, str, str]]]:
+def _triggers(session: Session, db: str, tables: Sequence[str] | None) -> dict[str, list[Trigger]]:
     where, params = _where(db, tables, "EVENT_OBJECT_TABLE")
     where = where.replace("TABLE_SCHEMA", "EVENT_OBJECT_SCHEMA", 1)
-    out: dict[str, list[tuple[str, str, str]]] = {}
-    for table, name, timing, event in session.query(
-        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION "
+    out: dict[str, list[Trigger]] = {}
+    for table, name, timing, event, statement in session.query(
+        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT "
         "FROM information_schema.TRIGGERS "
-        f"WHERE {where} ORDER BY TRIGGER_NAME",
+        f"WHERE {where} ORDER BY ACTION_ORDER, TRIGGER_NAME",
         params,
     ):
-        out.setdefault(table, []).append((name, timing, event))
+        out.setdefault(table, []).append(Trigger(name, timing, event, statement))
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 TEXT_TYPES = frozenset(("tinytext", "text", "mediumtext", "longtext"))
 BLOB_TYPES = frozenset(("tinyblob", "blob", "mediumblob", "longblob"))
@@ -148,6 +149,16 @@ class ColumnStats:
         return 1.0 / self.distinct if self.distinct else 1.0
 
 
+class Trigger(NamedTuple):
+    """A trigger on a table, with its body: enough to re-create it (an online copy re-creates
+    the table's own triggers on the shadow). From DDL the body is unknown ("")."""
+
+    name: str
+    timing: str  # BEFORE | AFTER
+    event: str  # INSERT | UPDATE | DELETE
+    statement: str = ""  # the body after FOR EACH ROW
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -156,7 +167,7 @@ class Table:
     engine: str | None = None
     charset: str | None = None
     partitioning: Partitioning | None = None
-    triggers: tuple[tuple[str, str, str], ...] = ()  # (name, timing, event)
+    triggers: tuple[Trigger, ...] = ()  # in firing order (ACTION_ORDER), then by name
     rows: int | None = None  # an estimate (information_schema.TABLES.TABLE_ROWS), None from DDL
     data_bytes: int | None = None  # data + index bytes, None from DDL
     column_stats: Mapping[str, ColumnStats] = field(default_factory=dict)

@@ -100,7 +100,7 @@ def analyse_upgrade(session: Session, table: str) -> UpgradeAnalysis:
         columns=columns,
         missing_indexes=tuple(missing_indexes(expected, live)),
         null_epoch_rows=null_rows,
-        has_date_day_trigger=any(is_date_day_trigger(name, table) for name, _, _ in live.triggers),
+        has_date_day_trigger=any(is_date_day_trigger(t.name, table) for t in live.triggers),
         charset=str(charset or ""),
         unfinished_copy=state.job if state else None,
     )
@@ -137,7 +137,7 @@ def upgrade_spec(
             quote_string(default_day.isoformat()) if default_day else date_day_sql("UNIX_TIMESTAMP()", zone)
         )
         computed.append(("date_day", f"COALESCE({date_day_sql('{row}.time_since_epoch', zone)}, {fallback})"))
-    alternate = any(name == date_day_trigger_name(analysis.table) for name, _, _ in analysis.live.triggers)
+    alternate = any(t.name == date_day_trigger_name(analysis.table) for t in analysis.live.triggers)
     trigger_name = date_day_trigger_name(analysis.table, alternate=alternate)
     shadow_trigger = [
         (s.sql, s.reason)
@@ -241,6 +241,17 @@ def upgrade_plan(
         note = date_day_fallback_note(analysis, default_day)
         return Plan(JOB, plan.target, plan.statements, plan.notes + ((note,) if note else ()))
     return plan_in_place(analysis, zone=zone, flavour=session.info.flavour)
+
+
+def preview_upgrade(
+    settings: DatabaseConfig, table: str, *, default_day: dt.date | None = None, keep_old: bool = False
+) -> Plan:
+    """What `upgrade_table` would send now (read-only, no lock): ``--dry-run``."""
+    with connect(settings, maintenance=True) as session:
+        analysis = analyse_upgrade(session, table)
+        return upgrade_plan(
+            session, analysis, zone=settings.time_zone, default_day=default_day, keep_old=keep_old
+        )
 
 
 def run_upgrade(

@@ -94,6 +94,23 @@ class Sizing:
         ]
         return lines
 
+    def as_text(self) -> str:
+        """The arithmetic, then the <IfModule> block to paste, then the notes."""
+        block = [f"\t{name:<23} {value}" for name, value in self.directives().items()]
+        notes = [f"note: {note}" for note in self.notes]
+        return "\n".join(
+            [*self.arithmetic(), "", "<IfModule mpm_prefork_module>", *block, "</IfModule>", *notes]
+        )
+
+    def refuse_if_no_child_fits(self) -> None:
+        """`tune prefork` fails (after printing the arithmetic) when not one child fits."""
+        if self.max_request_workers < 1:
+            raise PreconditionError(
+                "no Apache child fits in the memory left",
+                why="; ".join(self.notes) or None,
+                fix="free memory (fewer services on this guest, more RAM) or lower --reserve-mib",
+            )
+
     def to_json(self) -> dict[str, object]:
         return {
             "mem_total_kib": self.mem_total_kib,

@@ -101,6 +101,22 @@ class Rendering:
             "notes": list(self.notes),
         }
 
+    def as_text(self, *, with_content: bool) -> str:
+        """The terminal listing: each file, where it goes, how to apply it and every setting's
+        previous -> new value; `with_content` (``--dry-run``) adds the file bodies."""
+        lines: list[str] = []
+        for f in self.files:
+            where = f"-> {f.target}" if f.target else "(advice, not installed)"
+            lines += [f"{f.path}  {where}  {f.purpose}", f"    apply: {f.apply}"]
+            for c in f.changes:
+                previous = "(none)" if c.previous is None else (c.previous or "(empty)")
+                arrow = f"{previous} -> {c.new}" if c.changed else f"{c.new} (unchanged)"
+                lines.append(f"    {c.setting}: {arrow}   [{c.previous_source}]")
+            if with_content:
+                lines.append("    --- content ---")
+                lines += ["    " + line for line in f.content.rstrip("\n").splitlines()]
+        return "\n".join(lines)
+
 
 def _file(target: str, purpose: str, apply: str, lines: list[str], changes: list[Change]) -> RenderedFile:
     """A file to install at `target` (written under --out at the same relative path)."""
@@ -470,6 +486,11 @@ def check_out_dir(out: Path) -> Path:
             f"--out {out} exists and is not a folder", fix="pass a folder (it is created if missing)"
         )
     return resolved
+
+
+def written_summary(written: list[Path], out: Path) -> str:
+    """The last line of `tune render`: how many files went where, and the rollback manifest."""
+    return f"wrote {len(written)} files under {out.resolve()} (rollback: {MANIFEST})"
 
 
 def write(rendering: Rendering, out: Path) -> list[Path]:

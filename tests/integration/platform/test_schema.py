@@ -209,3 +209,22 @@ def test_upgrade_dry_run_is_what_the_upgrade_sends(db) -> None:  # type: ignore[
     kinds = [s.split(" ", 2)[:2] for s in outcome.statements]
     assert ["RENAME", "TABLE"] in kinds and ["INSERT", "INTO"] in kinds  # swap and chunked copy
     assert upgrade_table(settings, "access_log").summary() == f"{db.name}.access_log is up to date"
+
+
+def test_model_triggers_carry_their_bodies_in_firing_order(db) -> None:  # type: ignore[no-untyped-def]
+    """The online copy re-creates a table's own triggers from the model: body, timing, event,
+    and the firing order (ACTION_ORDER) when two share a timing and event, whatever the names."""
+    db.sql("CREATE TABLE trig (id INT PRIMARY KEY, a INT, b INT)")
+    db.sql("CREATE TRIGGER z_first BEFORE INSERT ON trig FOR EACH ROW SET NEW.a = 1")
+    db.sql("CREATE TRIGGER a_second BEFORE INSERT ON trig FOR EACH ROW FOLLOWS z_first SET NEW.b = NEW.a + 1")
+    db.sql("CREATE TRIGGER m_update AFTER UPDATE ON trig FOR EACH ROW SET @seen = OLD.id")
+    with db.connect() as session:
+        live = inspect_table(session, "trig")
+    assert live is not None
+    inserts = [(t.name, t.timing, t.event, t.statement) for t in live.triggers if t.event == "INSERT"]
+    assert inserts == [
+        ("z_first", "BEFORE", "INSERT", "SET NEW.a = 1"),
+        ("a_second", "BEFORE", "INSERT", "SET NEW.b = NEW.a + 1"),
+    ]
+    (update,) = (t for t in live.triggers if t.event == "UPDATE")
+    assert (update.name, update.timing, update.statement) == ("m_update", "AFTER", "SET @seen = OLD.id")

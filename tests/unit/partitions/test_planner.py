@@ -308,10 +308,10 @@ def test_a_month_dropped_by_hand_is_reported_and_repaired_only_on_request() -> N
 
 
 def test_nowait_goes_after_the_first_table_name() -> None:
-    from sqlops.plan import _nowait
+    from sqlops.plan import with_nowait
 
-    assert _nowait("/* sqlops:j */ ALTER TABLE `a``b` DROP PARTITION `p`") == (
+    assert with_nowait("/* sqlops:j */ ALTER TABLE `a``b` DROP PARTITION `p`") == (
         "/* sqlops:j */ ALTER TABLE `a``b` NOWAIT DROP PARTITION `p`"
     )
-    assert _nowait("RENAME TABLE `t` TO `o`, `n` TO `t`") == "RENAME TABLE `t` NOWAIT TO `o`, `n` TO `t`"
-    assert _nowait("CREATE TRIGGER x AFTER INSERT ON t") is None
+    assert with_nowait("RENAME TABLE `t` TO `o`, `n` TO `t`") == "RENAME TABLE `t` NOWAIT TO `o`, `n` TO `t`"
+    assert with_nowait("CREATE TRIGGER x AFTER INSERT ON t") is None
