@@ -7,7 +7,7 @@ sampling, --verify, --apply), through the `connect` callable the caller provides
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,45 @@ class AdviseRequest:
     flavour: str | None = None
     log_table: str = "access_log"
     rollup_table: str = "access_log_daily"
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], digest: Any, log_table: str, rollup_table: str
+    ) -> AdviseRequest:
+        """From the CLI's options (click names; `apply_`), config defaults filled in."""
+        o = dict(options)
+        o["apply"] = o.pop("apply_", False)
+        if o.get("long_query_time") is None:
+            o["long_query_time"] = digest.long_query_time
+        o["log_table"] = o.get("log_table") or log_table
+        o["rollup_table"] = o.get("rollup_table") or rollup_table
+        return cls(jobs=digest.jobs, **o)
+
+    @property
+    def needs_server(self) -> bool:
+        """performance_schema, sampling, proof and apply need one; so does the schema without
+        DDL files."""
+        return bool(self.from_server or self.verify or self.apply or self.sample or not self.schema_files)
+
+    def check(self, *, server_given: bool) -> None:
+        """Refuse combinations that cannot work, before anything is read."""
+        if not (self.logs or self.from_server or self.sources):
+            raise UsageError(
+                "nothing to advise on: give a workload",
+                fix="sqlops advise --log slow.log --schema schema.sql  "
+                "(or --source DIR, or --from-server with --dsn)",
+            )
+        if self.dry_run and not self.apply:
+            raise UsageError("--dry-run goes with --apply", fix="sqlops advise ... --apply --dry-run")
+        if self.needs_server and not server_given:
+            what = "--schema FILE.sql" if not self.schema_files else "a server"
+            raise UsageError(
+                f"no schema: give {what}",
+                why="--from-server, --sample, --verify and --apply need a live server; without --schema "
+                "the schema comes from one too",
+                fix="sqlops advise --log slow.log --schema schema.sql   or   sqlops advise --log slow.log "
+                "--dsn mysql://user@host/db",
+            )
 
 
 @dataclass(frozen=True)

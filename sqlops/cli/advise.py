@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from sqlops.cli.app import AppContext, cli
 from sqlops.cli.output import emit_json, log_options
-from sqlops.errors import UsageError
 
 
 def _progress(message: str) -> None:
@@ -99,27 +99,7 @@ def _progress(message: str) -> None:
     help="Report format; sql prints a ready-to-run script.",
 )
 @click.pass_obj
-def advise_cmd(
-    app: AppContext,
-    logs: tuple[str, ...],
-    log_type: str,
-    long_query_time: float | None,
-    from_server: bool,
-    sources: tuple[str, ...],
-    schema_files: tuple[str, ...],
-    dsn: str | None,
-    sample: int,
-    verify: bool,
-    verify_rows: int,
-    apply_: bool,
-    dry_run: bool,
-    budget: int,
-    min_gain: float,
-    flavour: str | None,
-    log_table: str | None,
-    rollup_table: str | None,
-    fmt: str,
-) -> int:
+def advise_cmd(app: AppContext, dsn: str | None, fmt: str, **options: Any) -> int:
     """Propose indexes and query rewrites for a whole workload, ranked by the time they save.
 
     Reads the slow/general log, performance_schema digests and SQL inside application source;
@@ -141,53 +121,24 @@ def advise_cmd(
     from sqlops.advisor.run import AdviseRequest, run_advise
 
     app.use_dsn(dsn)
-    if not (logs or from_server or sources):
-        raise UsageError(
-            "nothing to advise on: give a workload",
-            fix="sqlops advise --log slow.log --schema schema.sql  "
-            "(or --source DIR, or --from-server with --dsn)",
-        )
-    if dry_run and not apply_:
-        raise UsageError("--dry-run goes with --apply", fix="sqlops advise ... --apply --dry-run")
-    live = bool(from_server or verify or apply_ or sample or not schema_files)
-    if live and not app.server_configured() and not app.dsn:
-        what = "--schema FILE.sql" if not schema_files else "a server"
-        raise UsageError(
-            f"no schema: give {what}",
-            why="--from-server, --sample, --verify and --apply need a live server; without --schema "
-            "the schema comes from one too",
-            fix="sqlops advise --log slow.log --schema schema.sql   or   sqlops advise --log slow.log "
-            "--dsn mysql://user@host/db",
-        )
     config = app.config
-    request = AdviseRequest(
-        logs=logs,
-        log_type=log_type,
-        long_query_time=config.digest.long_query_time if long_query_time is None else long_query_time,
-        jobs=config.digest.jobs,
-        from_server=from_server,
-        sources=sources,
-        schema_files=schema_files,
-        sample=sample,
-        verify=verify,
-        verify_rows=verify_rows,
-        apply=apply_,
-        dry_run=dry_run,
-        budget=budget,
-        min_gain=min_gain,
-        flavour=flavour,
-        log_table=log_table or config.schema.table,
-        rollup_table=rollup_table or config.rollup.table,
-    )
-    connect = (lambda: app.connect(maintenance=True)) if live else None
-    progress = _progress if sys.stderr.isatty() or verify or apply_ else None
+    request = AdviseRequest.from_options(options, config.digest, config.schema.table, config.rollup.table)
+    request.check(server_given=app.server_configured() or bool(app.dsn))
+    connect = (lambda: app.connect(maintenance=True)) if request.needs_server else None
+    progress = _progress if sys.stderr.isatty() or request.verify or request.apply else None
     outcome = run_advise(request, connect, progress)
     if outcome.script is not None:
         click.echo(outcome.script, nl=False)
-        return 0
+    else:
+        _show(outcome.report, fmt)
+    if outcome.applied:
+        click.echo(f"sqlops advise: applied {outcome.applied} statement(s)", err=True)
+    return 0
+
+
+def _show(report: Any, fmt: str) -> None:
     from sqlops.advisor import report as render
 
-    report = outcome.report
     if fmt == "json":
         emit_json(render.report_json(report))
     elif fmt == "sql":
@@ -196,6 +147,3 @@ def advise_cmd(
         click.echo(render.report_markdown(report), nl=False)
     else:
         click.echo(render.report_text(report), nl=False)
-    if outcome.applied:
-        click.echo(f"sqlops advise: applied {outcome.applied} statement(s)", err=True)
-    return 0
