@@ -855,7 +855,11 @@ class _Verifier:
             note = f"added so that class(es) {names} do not take {idx.name}: " + (
                 evidence.note if evidence else ""
             )
-            return [repaired, replace(partner, evidence=replace(evidence, note=note) if evidence else None)]
+            # Kept for what it does together (the pair was measured): it helps in that sense.
+            return [
+                repaired,
+                replace(partner, evidence=replace(evidence, helps=True, note=note) if evidence else None),
+            ]
         return []
 
     def _watched_regressions(self, table: str, names: Sequence[str]) -> list[ClassEvidence]:

@@ -103,6 +103,12 @@ def test_verify_keeps_only_measured_gains(capsys, reports) -> None:
             if a["table"] == "access_log"
             else ev["helps"]
         )
+        if ev["note"].startswith("added so that"):
+            # a partner kept so that a slowed class takes it instead of another advised index:
+            # it need not win alone, the pair was measured together
+            other = ev["note"].split(" do not take ", 1)[1].split(":", 1)[0]
+            assert other in {i["name"] for i in data["indexes"]}, ev["note"]
+            continue
         before = sum(c["before"]["rows_examined"] for c in ev["classes"])
         after = sum(c["after"]["rows_examined"] for c in ev["classes"])
         faster = any(c["after"]["seconds"] < c["before"]["seconds"] for c in ev["classes"])
