@@ -82,14 +82,10 @@ def ensure_runs_table(session: Session) -> None:
     from sqlops.plan import Plan, Statement, execute
 
     ensure_state_table(session, TABLE)
-    present = {
-        r[0]
-        for r in session.query(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s",
-            (TABLE,),
-        )
-    }
+    from sqlops.schema.inspect import inspect_table
+
+    table = inspect_table(session, TABLE)
+    present = set(table.column_names) if table is not None else set()
     missing = [
         Statement(f"ALTER TABLE {TABLE} ADD COLUMN {name} {spec}", f"add {TABLE}.{name}")
         for name, spec in _ADDED_COLUMNS.items()

@@ -70,6 +70,7 @@ from sqlops.advisor.verify_sql import (
 from sqlops.db import Session, connect, errno_of, qualified, quote_ident
 from sqlops.errors import PreconditionError, UsageError
 from sqlops.plan import Plan, Statement, execute, tag
+from sqlops.schema.inspect import inspect_schema
 from sqlops.schema.model import IndexPart, Schema
 
 log = logging.getLogger("sqlops.advisor.verify")
@@ -443,29 +444,16 @@ class _Verifier:
 
     def _copy_table(self, name: str) -> None:
         table = self.schema.table(name)
+        # rows and columns as they are now, on the real table
+        live = inspect_schema(self.session, tables=[name], schema=self.real_db).tables.get(name)
         estimate = table.rows if table is not None and table.rows else 0
-        if not estimate:
-            estimate = int(
-                self.session.scalar(
-                    "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES "
-                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                    (self.real_db, name),
-                )
-                or 0
-            )
+        if not estimate and live is not None:
+            estimate = live.rows or 0
         self._ddl(
             f"CREATE TABLE {qualified(self.name, name)} LIKE {qualified(self.real_db, name)}",
             f"scratch copy of {name}",
         )
-        columns = [
-            quote_ident(r[0])
-            for r in self.session.query(
-                "SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
-                "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-                (self.real_db, name),
-            )
-            if not re.search(r"GENERATED|VIRTUAL|STORED|PERSISTENT", str(r[1] or ""), re.I)
-        ]
+        columns = [quote_ident(c.name) for c in (live.columns if live else ()) if not c.generated]
         cols = ", ".join(columns)
         source = qualified(self.real_db, name)
         if estimate <= self.sample_rows:

@@ -29,6 +29,7 @@ import pymysql
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, connect, errno_of, quote_ident
 from sqlops.errors import LockHeldError
+from sqlops.schema.inspect import table_exists
 
 log = logging.getLogger("sqlops.cluster")
 
@@ -64,10 +65,7 @@ def holder_identity(session: Session, node: str = "") -> str:
 
 def ensure_table(session: Session) -> None:
     # Checked first: on Galera even a no-op CREATE ... IF NOT EXISTS is a cluster-wide DDL.
-    if not session.scalar(
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
-        (TABLE,),
-    ):
+    if not table_exists(session, TABLE):
         session.execute(CREATE)
 
 

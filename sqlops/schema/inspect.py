@@ -10,6 +10,7 @@ Visibility differs by flavour: MySQL 8+ has `STATISTICS.IS_VISIBLE`, MariaDB ≥
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -133,6 +134,7 @@ def _columns(session: Session, where: str, params: list[str]) -> dict[str, list[
                 charset=charset,
                 auto_increment="auto_increment" in (extra or "").lower(),
                 raw_type=ctype,
+                generated=bool(re.search(r"GENERATED|VIRTUAL|STORED|PERSISTENT", extra or "", re.I)),
             )
         )
     return out

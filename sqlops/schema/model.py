@@ -56,6 +56,7 @@ class Column:
     charset: str | None = None
     auto_increment: bool = False
     raw_type: str = ""  # the type exactly as the server (COLUMN_TYPE) or the file shows it
+    generated: bool = False  # a VIRTUAL/STORED (PERSISTENT) generated column: never inserted into
 
     @property
     def is_text_or_blob(self) -> bool:
