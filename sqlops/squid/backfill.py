@@ -311,7 +311,7 @@ class Loader:
                 f"load:{load_id}",
                 position,
                 make_encoder,
-                max_rows=self.batch_rows,
+                max_rows=self.writer.batch_lines(self.batch_rows),
                 unterminated=unterminated,
             ),
             name=f"load-{load_id}",

@@ -232,7 +232,7 @@ class Drainer(threading.Thread):
                 journal,
                 position,
                 self._encoder,
-                max_rows=ingest.batch_rows,
+                max_rows=writer.batch_lines(ingest.batch_rows),
                 max_seconds=ingest.batch_seconds,
                 stopping=stopping,
             ),
