@@ -246,18 +246,20 @@ class LogWriter:
             return "sql"
         return "tsv"
 
-    def batch_lines(self, wanted: int) -> int:
+    def batch_lines(self, wanted: int) -> tuple[int, bool]:
         """Lines per batch: `wanted` (ingest.batch_rows), or fewer on a Galera node whose
-        writeset limits one batch's transaction would exceed (said once in the log)."""
+        writeset limits one batch's transaction would exceed (said once in the log); and
+        whether that number is a hard limit (then no batch may hold one line more)."""
         if self.writeset is None:
-            return wanted
+            return wanted, False
         lines, reason = self.writeset.batch_lines(wanted)
-        if reason is not None:
-            self._note(
-                f"batches of at most {lines} lines instead of {wanted}: one batch is one Galera "
-                f"writeset and {reason}"
-            )
-        return lines
+        if reason is None:
+            return wanted, False
+        self._note(
+            f"batches of at most {lines} lines instead of {wanted}: one batch is one Galera "
+            f"writeset and {reason}"
+        )
+        return lines, True
 
     def _note(self, message: str, level: int = logging.WARNING) -> None:
         if message not in self._notes:

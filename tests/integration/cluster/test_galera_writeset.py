@@ -56,9 +56,11 @@ def test_batches_stay_under_wsrep_max_ws_rows(
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE ws_probe (id INT PRIMARY KEY)")
             cur.execute("BEGIN")
-            cur.execute("INSERT INTO ws_probe VALUES " + ", ".join(f"({i})" for i in range(row_limit + 5)))
-            with pytest.raises(pymysql.MySQLError):  # the node refuses the oversized writeset
-                cur.execute("COMMIT")
+            with pytest.raises(pymysql.MySQLError) as refused:  # the node refuses the statement
+                cur.execute(
+                    "INSERT INTO ws_probe VALUES " + ", ".join(f"({i})" for i in range(row_limit + 5))
+                )
+            assert refused.value.args[0] == 1180 and "wsrep_max_ws_rows" in refused.value.args[1]
     finally:
         conn.close()
 
