@@ -48,6 +48,7 @@ def run_daemons(targets: list[tuple[str, int]], database: str, lines: int, tmp: 
             user="root",
             database=database,
             spool=tmp / f"spool{i}",
+            shutdown_seconds=600.0,  # stop waits until every line is committed
         )
         for i, (host, port) in enumerate(targets)
     ]
@@ -79,19 +80,35 @@ def run_daemons(targets: list[tuple[str, int]], database: str, lines: int, tmp: 
     return took, mode
 
 
-def check(rows: list[tuple[object, ...]], expected: int) -> None:
+def counted(handle: ServerHandle, database: str) -> list[tuple[object, ...]]:
+    """COUNT(*) and distinct URLs; on a Galera node after waiting for every writeset the
+    cluster has committed to be applied here (wsrep_sync_wait), so other nodes' rows count."""
+    conn = handle.admin(database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@wsrep_on")
+            if str(cur.fetchone()[0]).upper() in ("1", "ON"):
+                cur.execute("SET SESSION wsrep_sync_wait = 1")
+            cur.execute("SELECT COUNT(*), COUNT(DISTINCT http_url) FROM access_log")
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def check(rows: list[tuple[object, ...]], expected: int, where: str, tmp: Path) -> None:
     total, distinct = int(rows[0][0]), int(rows[0][1])  # type: ignore[call-overload]
     if (total, distinct) != (expected, expected):
-        raise SystemExit(f"expected {expected} rows once each, found {total} rows, {distinct} distinct")
+        logs = "\n".join(p.read_text(errors="replace")[-1500:] for p in sorted(tmp.glob("cache*.log")))
+        raise SystemExit(
+            f"{where}: expected {expected} rows once each, found {total} rows, {distinct} distinct\n{logs}"
+        )
 
 
 def cluster_round(topo: Topology, lines: int) -> tuple[float, str]:
     with database_on(topo, "bench_agg") as database, tempfile.TemporaryDirectory() as tmp:
         took, mode = run_daemons([(n.ip, 3306) for n in topo.nodes], database, lines, Path(tmp))
-        check(
-            topo[0].sql("SELECT COUNT(*), COUNT(DISTINCT http_url) FROM access_log", database=database),
-            3 * lines,
-        )
+        for node in topo.nodes:  # every node holds every line once
+            check(counted(node.handle, database), 3 * lines, node.name, Path(tmp))
     return took, mode
 
 
@@ -100,13 +117,7 @@ def single_round(server: ServerHandle, lines: int) -> tuple[float, str]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             took, mode = run_daemons([(server.host, server.port)], database, 3 * lines, Path(tmp))
-        conn = server.admin(database)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT COUNT(*), COUNT(DISTINCT http_url) FROM access_log")
-                check(list(cur.fetchall()), 3 * lines)
-        finally:
-            conn.close()
+            check(counted(server, database), 3 * lines, "single server", Path(tmp))
     finally:
         drop_database(server, database)
     return took, mode
