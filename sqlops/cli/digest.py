@@ -18,6 +18,14 @@ from sqlops.querylog.digest import SORT_KEYS
     "--from-server", is_flag=True, help="Read performance_schema digests of the --dsn server instead."
 )
 @click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="DSN",
+    help="With --from-server: a server to read (mysql://user@host:port/); repeat for a cluster's nodes "
+    "or a primary and its replicas: one report with a per-server breakdown.",
+)
+@click.option(
     "--source",
     "sources",
     multiple=True,
@@ -60,6 +68,7 @@ def digest(
     app: AppContext,
     logs: tuple[str, ...],
     from_server: bool,
+    servers: tuple[str, ...],
     sources: tuple[str, ...],
     top: int | None,
     sort: str | None,
@@ -88,6 +97,13 @@ def digest(
     Example: sqlops digest --source /var/www/admin --log slow.log --format json
 
     Example: sqlops digest --log slow.log --since 2026-11-27T08:00 --until 2026-11-27T12:00
+
+    Several logs (one per server) or several --server DSNs read as one workload: every class
+    also says how many executions and how much time each server (or file) contributed.
+
+    Example: sqlops digest --log db1-slow.log --log db2-slow.log --log db3-slow.log
+
+    Example: sqlops digest --from-server --server mysql://sqlops@db1/ --server mysql://sqlops@db2/
     """
     from sqlops.querylog.reader import ReadOptions, digest_logs
     from sqlops.querylog.render import report_json, report_text
@@ -95,6 +111,12 @@ def digest(
     settings = app.config.digest
     top = settings.top if top is None else top
     sort = settings.sort if sort is None else sort
+    if servers and not from_server:
+        raise UsageError(
+            "--server is given without --from-server",
+            why="--server names a server whose performance_schema digests --from-server reads",
+            fix="add --from-server (sqlops digest --from-server --server mysql://user@db1/ --server ...)",
+        )
     if (from_server and logs) or not (from_server or logs or sources):
         raise UsageError(
             "give either --log FILE (one or more) or --from-server, and/or --source DIR",
@@ -120,11 +142,7 @@ def digest(
             click.echo(application, nl=False)
         return 0
     if from_server:
-        from sqlops.db import describe_target
-        from sqlops.querylog.perfschema import read_digest_table
-
-        with app.connect(with_database=False) as session:
-            report = read_digest_table(session, describe_target(app.config.database), sort)
+        report = _read_servers(app, servers, sort)
     else:
         options = ReadOptions(
             log_type=log_type,  # type: ignore[arg-type]
@@ -145,6 +163,34 @@ def digest(
             click.echo("")
             click.echo(application, nl=False)
     return 0
+
+
+def _read_servers(app: AppContext, dsns: tuple[str, ...], sort: str) -> Any:
+    """performance_schema of the --dsn server, or of every --server DSN (each read with the
+    configuration as --dsn DSN would give it: password, TLS and time zone from the config)."""
+    from contextlib import ExitStack
+
+    from sqlops.db import connect, describe_target
+    from sqlops.querylog.perfschema import read_digest_tables
+
+    settings = [app.config.database] if not dsns else [_server_settings(app, dsn) for dsn in dsns]
+    names = [describe_target(s) for s in settings]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(
+            f"--server names {', '.join(repeated)} more than once",
+            why="each server's executions would be counted twice",
+            fix="give every server once",
+        )
+    with ExitStack() as stack:
+        sessions = [stack.enter_context(connect(s, with_database=False)) for s in settings]
+        return read_digest_tables(list(zip(sessions, names, strict=True)), sort)
+
+
+def _server_settings(app: AppContext, dsn: str) -> Any:
+    one = AppContext(config_path=app.config_path, dsn=dsn, debug=app.debug, overrides=dict(app.overrides))
+    one._warned = True  # the config's warnings were shown once already
+    return one.config.database
 
 
 def _application_sql(sources: tuple[str, ...], top: int, fmt: str) -> Any:

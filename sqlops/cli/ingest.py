@@ -182,7 +182,8 @@ def _progress(path: str):  # type: ignore[no-untyped-def]
 @click.pass_obj
 def status(app: AppContext, fmt: str, table: str | None) -> int:
     """Show the logging daemons (journal backlog, lag, rows/s, last error) and, from the
-    database, checkpoints, backfills and quarantined lines.
+    database, every proxy writing into the table (machine and spool folder: its last commit,
+    lag and quarantined lines), checkpoints, backfills and quarantined lines.
 
     Daemons are found through the status files in the spool folders (ingest.spool_dir and
     each [targets.NAME] spool_dir) of this machine.
@@ -275,6 +276,36 @@ def _status_text(report: IngestReport, roots: list[Path]) -> str:
             table(
                 [(r["lines"], r["last_at"], r["reason"][:100]) for r in quarantine["recent_reasons"]],
                 ["lines", "last", "reason (last 7 days)"],
+            )
+        )
+    proxies = report.proxies()
+    if proxies:
+        lines.append(f"Proxies writing into {db.get('table')} ({len(proxies)}):")
+        lines.append(
+            table(
+                [
+                    (
+                        p["proxy"],
+                        p["streams"],
+                        p["position"],
+                        p["last_commit_at"],
+                        p["seconds_since_commit"],
+                        "-" if p["lag_seconds"] is None else p["lag_seconds"],
+                        p["rows_written"],
+                        p["lines_quarantined"],
+                    )
+                    for p in proxies
+                ],
+                [
+                    "proxy (host:spool)",
+                    "streams",
+                    "committed to byte",
+                    "last commit (UTC)",
+                    "s ago",
+                    "lag s",
+                    "rows",
+                    "quarantined",
+                ],
             )
         )
     if db.get("journals"):

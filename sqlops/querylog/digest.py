@@ -48,6 +48,7 @@ class ClassAccumulator:
     """Running statistics of one class (internal; the report turns it into QueryClass)."""
 
     __slots__ = (
+        "by_source",
         "count",
         "db_counts",
         "errors",
@@ -91,6 +92,9 @@ class ClassAccumulator:
         self.errors = 0
         self.extras: dict[bytes, list[float]] = {}  # name -> [n, sum, max]
         self.worst: Row | None = None
+        # Per input (log file or server): [statements, query time in us]. A cluster's or a
+        # fleet's logs read as one report, and this says which server the class ran on.
+        self.by_source: dict[int, list[int]] = {}
 
     def add_rows(self, rows: list[Row]) -> None:
         if len(rows) == 1:
@@ -134,6 +138,24 @@ class ClassAccumulator:
             ranked = qtimes
         best = max(range(len(rows)), key=ranked.__getitem__)  # first of equals: earliest
         self._offer_worst(rows[best])
+        self._add_by_source(cols[SOURCE], qtimes)
+
+    def _add_by_source(self, sources: tuple[int, ...], qtimes: tuple[Any, ...]) -> None:
+        first = sources[0]
+        if sources.count(first) == len(sources):  # the usual batch: all from one input
+            total = sum(v for v in qtimes if v is not None) if None in qtimes else sum(qtimes)
+            self._add_source_share(first, len(sources), total)
+            return
+        for source, qt in zip(sources, qtimes, strict=True):
+            self._add_source_share(source, 1, qt or 0)
+
+    def _add_source_share(self, source: int, n: int, query_time_us: int) -> None:
+        slot = self.by_source.get(source)
+        if slot is None:
+            self.by_source[source] = [n, query_time_us]
+        else:
+            slot[0] += n
+            slot[1] += query_time_us
 
     def _add_row(self, row: Row) -> None:
         """add_rows for one row (a class seen once per batch: runs with many classes)."""
@@ -166,6 +188,7 @@ class ClassAccumulator:
             for name, value in row[EXTRAS].items():
                 self._add_extra(name, 1, value, value)
         self._offer_worst(row)
+        self._add_source_share(row[SOURCE], 1, row[0] or 0)
 
     def _add_extremes(self, m: int, n: int, total: int, low: int, high: int) -> None:
         """Fold n values with this total, minimum and maximum into metric m."""
@@ -216,6 +239,8 @@ class ClassAccumulator:
             self._add_extra(name, int(n_extra), total_extra, max_extra)
         if other.worst is not None:
             self._offer_worst(other.worst)
+        for source, (n_source, time_source) in other.by_source.items():
+            self._add_source_share(source, n_source, time_source)
 
     def resolve_inherited(self, db: bytes | None) -> None:
         """Replace the INHERIT marker by the database in effect where this range started."""
@@ -428,6 +453,7 @@ def _renumber(acc: ClassAccumulator, source_map: dict[int, int]) -> None:
         row = list(acc.worst)
         row[SOURCE] = source_map[row[SOURCE]]
         acc.worst = tuple(row)
+    acc.by_source = {source_map[s]: share for s, share in acc.by_source.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,6 +505,16 @@ class ExtraMetric:
 
 
 @dataclass(frozen=True)
+class ServerShare:
+    """What one input (a server's log file, or a server read with --from-server) contributed
+    to a class, or to the whole report."""
+
+    name: str
+    count: int
+    query_time: float
+
+
+@dataclass(frozen=True)
 class QueryClass:
     """Every statement with the same fingerprint, and what they cost together."""
 
@@ -504,6 +540,9 @@ class QueryClass:
     server_digest: str | None = None
     # Statements per decade of query time: 1 us, 10 us, 100 us, 1 ms, 10 ms, 100 ms, 1 s, 10 s+.
     query_time_histogram: tuple[int, ...] | None = None
+    # Per input (log file or server), in the order they were given; inputs without a
+    # statement of this class are left out.
+    servers: tuple[ServerShare, ...] = ()
 
     def metric(self, name: str) -> MetricSummary | None:
         return self.metrics.get(name)
@@ -545,6 +584,8 @@ class DigestReport:
     beyond_cap: BeyondCap | None = None
     # Statements left out by --since/--until (outside the window, or without a timestamp).
     outside_window: int = 0
+    # Every input's share of the whole report (beyond-the-cap classes included).
+    servers: tuple[ServerShare, ...] = ()
 
 
 def _to_datetime(ts: float | None) -> dt.datetime | None:
@@ -640,6 +681,13 @@ def to_query_class(acc: ClassAccumulator, source_names: list[str]) -> QueryClass
         extra=extra,
         example=example,
         query_time_histogram=decade_histogram(acc.sketches[0]) if acc.ns[0] else None,
+        servers=server_shares(acc.by_source, source_names),
+    )
+
+
+def server_shares(by_source: dict[int, list[int]], source_names: list[str]) -> tuple[ServerShare, ...]:
+    return tuple(
+        ServerShare(source_names[s], n, round(us * 1e-6, 6)) for s, (n, us) in sorted(by_source.items()) if n
     )
 
 
@@ -699,4 +747,5 @@ def build_report(acc: DigestAccumulator, sort: str = "total") -> DigestReport:
         classes=sort_classes(classes, sort),
         beyond_cap=beyond,
         outside_window=acc.outside_window,
+        servers=server_shares(totals_acc.by_source, names),
     )

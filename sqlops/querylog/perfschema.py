@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlops.db import Session
@@ -23,6 +24,7 @@ from sqlops.querylog.digest import (
     MetricSummary,
     QueryClass,
     QueryExample,
+    ServerShare,
     SourceSummary,
     sort_classes,
 )
@@ -54,10 +56,51 @@ _OPTIONAL_COLUMNS = (
     "QUERY_SAMPLE_TIMER_WAIT",
 )
 PS = 1e-12  # picoseconds -> seconds
+# The key a row carries for the server it was read from (an index into the server names).
+SERVER = "_server"
 
 
 def read_digest_table(session: Session, source_name: str, sort: str = "total") -> DigestReport:
     """Read the digest summary table into a ranked report (all classes)."""
+    return read_digest_tables([(session, source_name)], sort)
+
+
+def read_digest_tables(servers: Sequence[tuple[Session, str]], sort: str = "total") -> DigestReport:
+    """Read the digest summary tables of several servers (a cluster's nodes, a primary and its
+    replicas) into one ranked report: classes are grouped across the servers, and each class
+    says how many executions and how much time each server contributed."""
+    rows: list[dict[str, Any]] = []
+    counts: list[int] = []
+    for index, (session, name) in enumerate(servers):
+        mine = _digest_rows(session, name)
+        for row in mine:
+            row[SERVER] = index
+        counts.append(sum(_int(r["COUNT_STAR"]) for r in mine))
+        rows += mine
+    names = [name for _session, name in servers]
+    classes = build_classes(rows, names)
+    count = sum(c.count for c in classes)
+    seen = [c.first_seen for c in classes if c.first_seen] + [c.last_seen for c in classes if c.last_seen]
+    totals = _totals(classes)
+    return DigestReport(
+        sources=tuple(
+            SourceSummary(name, "performance_schema", 0, n, 0) for name, n in zip(names, counts, strict=True)
+        ),
+        queries=count,
+        class_count=len(classes),
+        skipped_total=0,
+        skipped_by_reason={},
+        skipped=(),
+        first_seen=min(seen) if seen else None,
+        last_seen=max(seen) if seen else None,
+        totals=totals,
+        sort=sort,
+        classes=sort_classes(classes, sort),
+        servers=_server_totals(rows, names),
+    )
+
+
+def _digest_rows(session: Session, source_name: str) -> list[dict[str, Any]]:
     enabled = session.scalar("SELECT @@performance_schema")
     if not enabled or str(enabled) in ("0", "OFF"):
         raise PreconditionError(
@@ -73,30 +116,26 @@ def read_digest_table(session: Session, source_name: str, sort: str = "total") -
         )
     }
     columns = [c for c in _BASE_COLUMNS if c in present] + [c for c in _OPTIONAL_COLUMNS if c in present]
-    rows = session.query_dicts(
+    return session.query_dicts(
         "SELECT " + ", ".join(columns) + " FROM performance_schema.events_statements_summary_by_digest"
     )
-    classes = build_classes(rows)
-    count = sum(c.count for c in classes)
-    seen = [c.first_seen for c in classes if c.first_seen] + [c.last_seen for c in classes if c.last_seen]
-    totals = _totals(classes)
-    return DigestReport(
-        sources=(SourceSummary(source_name, "performance_schema", 0, count, 0),),
-        queries=count,
-        class_count=len(classes),
-        skipped_total=0,
-        skipped_by_reason={},
-        skipped=(),
-        first_seen=min(seen) if seen else None,
-        last_seen=max(seen) if seen else None,
-        totals=totals,
-        sort=sort,
-        classes=sort_classes(classes, sort),
-    )
 
 
-def build_classes(rows: list[dict[str, Any]]) -> list[QueryClass]:
-    """Group digest-table rows (dicts keyed by column name) into classes."""
+def _server_totals(rows: list[dict[str, Any]], names: list[str]) -> tuple[ServerShare, ...]:
+    """Executions and time per server, over the given rows (all of one class, or all)."""
+    count: Counter[int] = Counter()
+    wait: Counter[int] = Counter()
+    for row in rows:
+        count[row.get(SERVER, 0)] += _int(row["COUNT_STAR"])
+        wait[row.get(SERVER, 0)] += _int(row["SUM_TIMER_WAIT"])
+    return tuple(ServerShare(names[i], count[i], round(wait[i] * PS, 6)) for i in sorted(count) if count[i])
+
+
+def build_classes(
+    rows: list[dict[str, Any]], server_names: Sequence[str] = ("performance_schema",)
+) -> list[QueryClass]:
+    """Group digest-table rows (dicts keyed by column name; SERVER: the index into
+    `server_names` of the server a row came from) into classes."""
     groups: dict[bytes, list[dict[str, Any]]] = {}
     texts: dict[bytes, str] = {}
     for row in rows:
@@ -109,14 +148,14 @@ def build_classes(rows: list[dict[str, Any]]) -> list[QueryClass]:
             fp_text, key = fp.text.decode("utf-8", "replace"), fp.key
         groups.setdefault(key, []).append(row)
         texts.setdefault(key, fp_text)
-    return [_to_class(key, texts[key], members) for key, members in groups.items()]
+    return [_to_class(key, texts[key], members, list(server_names)) for key, members in groups.items()]
 
 
 def _int(value: Any) -> int:
     return int(value or 0)
 
 
-def _to_class(key: bytes, text: str, rows: list[dict[str, Any]]) -> QueryClass:
+def _to_class(key: bytes, text: str, rows: list[dict[str, Any]], server_names: list[str]) -> QueryClass:
     count = sum(_int(r["COUNT_STAR"]) for r in rows)
     timed = [r for r in rows if _int(r["COUNT_STAR"])]
     total = sum(_int(r["SUM_TIMER_WAIT"]) for r in rows) * PS
@@ -169,7 +208,7 @@ def _to_class(key: bytes, text: str, rows: list[dict[str, Any]]) -> QueryClass:
             database=worst.get("SCHEMA_NAME"),
             timestamp=_utc(worst.get("QUERY_SAMPLE_SEEN")),
             query_time=round(_int(worst.get("QUERY_SAMPLE_TIMER_WAIT")) * PS, 6),
-            source="performance_schema",
+            source=server_names[worst.get(SERVER, 0)],
             line=0,
             truncated=False,
         )
@@ -192,6 +231,7 @@ def _to_class(key: bytes, text: str, rows: list[dict[str, Any]]) -> QueryClass:
         extra=(),
         example=example,
         server_digest=",".join(digests) or None,
+        servers=_server_totals(rows, server_names),
     )
 
 

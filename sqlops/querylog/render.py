@@ -15,6 +15,7 @@ from sqlops.querylog.digest import (
     MetricSummary,
     QueryClass,
     QueryExample,
+    ServerShare,
 )
 
 SCHEMA_VERSION = 1
@@ -66,6 +67,10 @@ def _metric_json(m: MetricSummary | None) -> dict[str, Any] | None:
     }
 
 
+def _servers_json(shares: tuple[ServerShare, ...]) -> list[dict[str, Any]]:
+    return [{"name": s.name, "count": s.count, "query_time": s.query_time} for s in shares]
+
+
 def class_json(c: QueryClass) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": c.id,
@@ -88,6 +93,7 @@ def class_json(c: QueryClass) -> dict[str, Any]:
             "errors": c.errors,
             "extra": {e.name: {"count": e.count, "total": e.total, "max": e.max} for e in c.extra},
             "server_digest": c.server_digest,
+            "servers": _servers_json(c.servers),
             "query_time_histogram": None
             if c.query_time_histogram is None
             else dict(zip(HISTOGRAM_LABELS, c.query_time_histogram, strict=True)),
@@ -135,6 +141,7 @@ def report_json(report: DigestReport, top: int) -> dict[str, Any]:
         },
         "classes": [class_json(c) for c in report.classes[: max(top, 0)]],
         "outside_time_window": report.outside_window,
+        "servers": _servers_json(report.servers),
         "classes_beyond_cap": None
         if report.beyond_cap is None
         else {
@@ -203,6 +210,9 @@ def report_text(report: DigestReport, top: int, example_length: int = EXAMPLE_SH
         )
     if any(m is not None for m in report.totals.values()):
         lines += _attribute_table(report.totals)
+    several = len(report.sources) > 1
+    if several:
+        lines += _server_table(report.servers, report.queries, _query_time_total(report.totals))
     if report.skipped_total:
         lines.append("#")
         lines.append("# Skipped input (first 10; --format json lists up to 1000):")
@@ -242,7 +252,7 @@ def report_text(report: DigestReport, top: int, example_length: int = EXAMPLE_SH
         )
     for rank, c in enumerate(shown, start=1):
         lines.append("")
-        lines += _class_detail(rank, c, example_length)
+        lines += _class_detail(rank, c, example_length, several)
     return "\n".join(lines) + "\n"
 
 
@@ -324,7 +334,26 @@ def _example_lines(ex: QueryExample, example_length: int) -> list[str]:
     return lines
 
 
-def _class_detail(rank: int, c: QueryClass, example_length: int = EXAMPLE_SHOWN) -> list[str]:
+def _query_time_total(metrics: dict[str, MetricSummary | None]) -> float:
+    m = metrics.get("query_time")
+    return m.total if m is not None else 0.0
+
+
+def _server_table(shares: tuple[ServerShare, ...], count: int, query_time: float) -> list[str]:
+    """Executions and time per server (log file or --server), with their shares."""
+    width = max([len("Server"), *(len(s.name) for s in shares)])
+    lines = [f"# {'Server':<{width}} {'calls':>9} {'share':>6} {'time':>10} {'share':>6}"]
+    for s in shares:
+        lines.append(
+            f"# {s.name:<{width}} {s.count:>9} {_share(s.count, count):>6} "
+            f"{_fmt_time(s.query_time):>10} {_share(s.query_time, query_time):>6}"
+        )
+    return lines
+
+
+def _class_detail(
+    rank: int, c: QueryClass, example_length: int = EXAMPLE_SHOWN, several: bool = False
+) -> list[str]:
     lines = [f"# Query {rank}: ID {c.id}, {c.count} statements"]
     if c.first_seen is not None:
         lines.append(f"# Time range: {_iso(c.first_seen)} to {_iso(c.last_seen)}")
@@ -343,6 +372,8 @@ def _class_detail(rank: int, c: QueryClass, example_length: int = EXAMPLE_SHOWN)
         )
     if c.errors:
         lines.append(f"# Failed statements: {c.errors}")
+    if several:
+        lines += _server_table(c.servers, c.count, _query_time_total(c.metrics))
     lines += _histogram_lines(c.query_time_histogram)
     if c.server_digest:
         lines.append(f"# Server digest: {c.server_digest}")

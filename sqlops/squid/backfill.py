@@ -305,14 +305,16 @@ class Loader:
         unterminated: list[int],
     ) -> None:
         checkpoint = LoadCheckpoint(load_id, os.path.abspath(path) if path != "-" else "(stdin)")
+        max_rows, exact = self.writer.batch_lines(self.batch_rows)
         prefetch: Prefetcher[Batch] = Prefetcher(
             lambda stopping: stream_batches(
                 stream,
                 f"load:{load_id}",
                 position,
                 make_encoder,
-                max_rows=self.batch_rows,
+                max_rows=max_rows,
                 unterminated=unterminated,
+                exact=exact,
             ),
             name=f"load-{load_id}",
         )

@@ -103,10 +103,16 @@ class Batch:
 class BatchBuilder:
     """Accumulates lines into the current batch; `take()` hands it over and starts the next."""
 
-    def __init__(self, stream: str, start: int, encoder: RowEncoder, max_rows: int) -> None:
+    def __init__(
+        self, stream: str, start: int, encoder: RowEncoder, max_rows: int, exact: bool = False
+    ) -> None:
         self.stream = stream
         self.encoder = encoder
         self.max_rows = max(1, max_rows)
+        # exact: never more than max_rows lines in a batch (a Galera writeset limit), so a read
+        # that would overfill the batch is added line by line; otherwise a whole read is added
+        # at once and a batch may end a little past max_rows.
+        self.exact = exact
         self.batch = self._new(start)
         self._encode_line = encoder.encode_line
         self._rows: list[bytes] = []
@@ -123,6 +129,8 @@ class BatchBuilder:
         caller must add them one by one."""
         # Squid sends F after every line (buffered_logs off): those lines are expected not to
         # match. Consecutive F lines are counted short, which only sends the text line by line.
+        if self.exact and self.batch.size + text.count(b"\n") > self.max_rows:
+            return False
         flushes = text.count(b"\nF\n") + text.startswith(b"F\n") if prefix else 0
         encoded = self.encoder.encode_block(text, prefix, flushes)
         if encoded is None:
@@ -225,6 +233,7 @@ def journal_batches(
     max_rows: int,
     max_seconds: float,
     stopping: threading.Event,
+    exact: bool = False,
 ) -> Iterator[Batch]:
     """Batches from `journal` starting at the committed offset `start`. For a live journal
     this waits for new data; it ends once the journal is closed and fully consumed."""
@@ -243,7 +252,7 @@ def journal_batches(
             if (journal.closed and at_end) or len(data) >= MAX_MESSAGE:
                 # a message cut short by a dying daemon, or an absurdly long one
                 if builder is None:
-                    builder = BatchBuilder(journal.id, start, make_encoder([]), max_rows)
+                    builder = BatchBuilder(journal.id, start, make_encoder([]), max_rows, exact)
                 reason = "incomplete message: the stream ended in the middle of it"
                 if len(data) >= MAX_MESSAGE:
                     reason = f"message longer than {MAX_MESSAGE} bytes"
@@ -255,7 +264,7 @@ def journal_batches(
             body = data if complete == len(data) else data[:complete]
             del data
             if builder is None:
-                builder = BatchBuilder(journal.id, start, make_encoder(_sample(body)), max_rows)
+                builder = BatchBuilder(journal.id, start, make_encoder(_sample(body)), max_rows, exact)
             yield from builder.add_chunk(body, pos, b"L", _journal_message)
             pos += complete
             chunk = 0
@@ -317,6 +326,7 @@ def stream_batches(
     *,
     max_rows: int,
     unterminated: list[int] | None = None,
+    exact: bool = False,
 ) -> Iterator[Batch]:
     """Batches of plain log lines (a log file; no protocol bytes) from offset `start` of
     `stream`, which is already positioned there. A last line without a newline is left out
@@ -338,7 +348,7 @@ def stream_batches(
         del data
         if builder is None:
             builder = BatchBuilder(
-                stream_id, start, make_encoder(body[: 256 * 1024].split(b"\n")[:200]), max_rows
+                stream_id, start, make_encoder(body[: 256 * 1024].split(b"\n")[:200]), max_rows, exact
             )
         yield from builder.add_chunk(body, pos, b"", _file_line)
         pos += complete

@@ -227,14 +227,16 @@ class Drainer(threading.Thread):
         if journal is self.own:
             self.stats.committed_own = position
         ingest = target.ingest
+        max_rows, exact = writer.batch_lines(ingest.batch_rows)
         prefetch: Prefetcher[Batch] = Prefetcher(
             lambda stopping: journal_batches(
                 journal,
                 position,
                 self._encoder,
-                max_rows=ingest.batch_rows,
+                max_rows=max_rows,
                 max_seconds=ingest.batch_seconds,
                 stopping=stopping,
+                exact=exact,
             ),
             name=f"batches-{journal.id}",
         )

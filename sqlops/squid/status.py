@@ -131,6 +131,7 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "proxies": [times_rfc3339(p) for p in self.proxies()],
             "daemons": [
                 {"target": d.target, "status_file": d.path, "running": d.running, **d.status.to_dict()}
                 for d in self.daemons
@@ -140,6 +141,17 @@ class IngestReport:
             "database": times_rfc3339(self.database),
             "database_error": self.database_error,
         }
+
+    def proxies(self) -> list[dict[str, Any]]:
+        """Every proxy the database knows (its checkpoints), with the lag of its daemon when
+        that daemon runs on this machine (its status file says how far behind it is)."""
+        local = {Path(d.status.journal).name: d for d in self.daemons if d.running}
+        out = []
+        for proxy in (self.database or {}).get("proxies", []):
+            daemon = local.get(proxy["stream"])
+            lag = daemon.status.lag_seconds if daemon is not None else None
+            out.append({**proxy, "lag_seconds": lag, "local_pid": daemon.status.pid if daemon else None})
+        return out
 
 
 def read_quarantine_files(spool_roots: list[Path]) -> list[dict[str, Any]]:
@@ -220,6 +232,37 @@ def ingest_report(spool_roots: list[Path], connect: Callable[[], Session], table
 _MISSING = frozenset({1146})
 
 
+def proxies(checkpoints: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The checkpoint rows grouped by proxy: the machine that wrote them and the spool folder
+    of the daemon (``<spool>/<target>``; each journal is one daemon process's stream, so a
+    restarted daemon adds a stream to its proxy). Per proxy: its streams, the newest one and
+    how far it has committed (the byte after its last written line), rows and quarantined
+    lines over its streams, and how long ago it last committed (by the server's clock)."""
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in checkpoints:
+        host, spool_path = str(row[1]), str(row[2])
+        groups.setdefault((host, str(Path(spool_path).parent)), []).append(row)
+    out = []
+    for (host, spool), members in sorted(groups.items()):
+        newest = max(members, key=lambda r: (r[6], r[0]))
+        now = newest[7]
+        out.append(
+            {
+                "proxy": f"{host}:{spool}",
+                "host": host,
+                "spool": spool,
+                "streams": len(members),
+                "stream": newest[0],
+                "position": int(newest[3]),
+                "rows_written": sum(int(r[4]) for r in members),
+                "lines_quarantined": sum(int(r[5]) for r in members),
+                "last_commit_at": newest[6],
+                "seconds_since_commit": round((now - newest[6]).total_seconds(), 3),
+            }
+        )
+    return out
+
+
 def inspect_database(session: Session, table: str) -> dict[str, Any]:
     """Checkpoints, backfills and quarantine counts for `table` (read-only). A missing sqlops
     table is listed in "missing_tables" and its part left empty."""
@@ -256,6 +299,14 @@ def inspect_database(session: Session, table: str) -> dict[str, Any]:
             (table,),
         )
     ]
+    out["proxies"] = proxies(
+        rows(
+            CHECKPOINT_TABLE,
+            "SELECT stream, host, spool_path, position, rows_written, lines_quarantined, updated_at, "
+            f"UTC_TIMESTAMP(3) FROM {CHECKPOINT_TABLE} WHERE target_table = %s",
+            (table,),
+        )
+    )
     out["loads"] = [
         {
             "id": int(load_id),

@@ -33,6 +33,7 @@ from pathlib import Path
 import pymysql
 
 from sqlops.cluster.failover import connect_healthy
+from sqlops.cluster.writeset import WritesetLimits, writeset_limits
 from sqlops.config import DatabaseConfig
 from sqlops.db import Session, errno_of, quote_ident
 from sqlops.errors import ConnectError, PreconditionError
@@ -198,6 +199,8 @@ class LogWriter:
         self.mode: Mode = "tsv"
         self._packet_size = 1 << 20
         self._notes: set[str] = set()
+        # On a Galera node: the writeset limits a batch must stay under (sqlops.cluster.writeset).
+        self.writeset: WritesetLimits | None = None
 
     # ------------------------------------------------------------------ connection
 
@@ -210,6 +213,7 @@ class LogWriter:
             self.mode = self._choose_mode(session)
             server_limit = int(session.scalar("SELECT @@max_allowed_packet") or 0)
             self._packet_size = max(1024, min(1 << 20, server_limit - 4096))
+            self.writeset = writeset_limits(session)
             session.commit()
         except BaseException:
             session.close()
@@ -241,6 +245,21 @@ class LogWriter:
             )
             return "sql"
         return "tsv"
+
+    def batch_lines(self, wanted: int) -> tuple[int, bool]:
+        """Lines per batch: `wanted` (ingest.batch_rows), or fewer on a Galera node whose
+        writeset limits one batch's transaction would exceed (said once in the log); and
+        whether that number is a hard limit (then no batch may hold one line more)."""
+        if self.writeset is None:
+            return wanted, False
+        lines, reason = self.writeset.batch_lines(wanted)
+        if reason is None:
+            return wanted, False
+        self._note(
+            f"batches of at most {lines} lines instead of {wanted}: one batch is one Galera "
+            f"writeset and {reason}"
+        )
+        return lines, True
 
     def _note(self, message: str, level: int = logging.WARNING) -> None:
         if message not in self._notes:

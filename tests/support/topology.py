@@ -321,6 +321,23 @@ def wait_caught_up(primary: Node, replica: Node, seconds: float = 60) -> None:
         raise AssertionError(f"{replica.name} did not catch up with {primary.name} in {seconds} s: {got}")
 
 
+def proxy_line(proxy: int, i: int) -> bytes:
+    """Line `i` of proxy `proxy` in Squid's native format: the client address names the
+    proxy (192.0.2.<proxy + 1>) and the URL is unique per line, so a test can count each
+    proxy's lines and find duplicates."""
+    return (
+        b"%d.%03d      4 192.0.2.%d TCP_MISS/200 %d GET http://proxy%d.example/%d - HIER_DIRECT/192.0.2.9 text/html"
+        % (
+            1700000000 + i // 1000,
+            i % 1000,
+            proxy + 1,
+            1000 + i,
+            proxy,
+            i,
+        )
+    )
+
+
 @contextlib.contextmanager
 def database_on(topo: Topology, prefix: str = "sqlops_c") -> Iterator[str]:
     """A fresh database created on the first node (it reaches the others by replication)."""

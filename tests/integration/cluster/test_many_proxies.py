@@ -11,7 +11,7 @@ from typing import Any
 
 import pymysql
 import pytest
-from support.topology import Topology
+from support.topology import Topology, proxy_line
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 from e2e.ingest_harness import DaemonProcess, wait_for, write_config
@@ -21,20 +21,6 @@ from sqlops.squid.protocol import encode_line
 
 pytestmark = pytest.mark.slow
 LINES = 3000
-
-
-def line(proxy: int, i: int) -> bytes:
-    return (
-        b"%d.%03d      4 192.0.2.%d TCP_MISS/200 %d GET http://proxy%d.example/%d - HIER_DIRECT/192.0.2.9 text/html"
-        % (
-            1700000000 + i // 1000,
-            i % 1000,
-            proxy + 1,
-            1000 + i,
-            proxy,
-            i,
-        )
-    )
 
 
 def test_three_daemons_through_three_nodes_write_every_line_once(
@@ -57,7 +43,7 @@ def test_three_daemons_through_three_nodes_write_every_line_once(
     daemons = [DaemonProcess(str(c), log=tmp_path / f"cache{i}.log") for i, c in enumerate(configs)]
 
     def feed(proxy: int) -> None:
-        data = b"".join(encode_line(line(proxy, i)) for i in range(LINES))
+        data = b"".join(encode_line(proxy_line(proxy, i)) for i in range(LINES))
         for start in range(0, len(data), 64 * 1024):
             daemons[proxy].send(data[start : start + 64 * 1024])
 
@@ -123,10 +109,10 @@ def test_a_daemon_fails_over_to_the_next_node_when_its_node_stops(
         return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
 
     try:
-        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES)))
+        daemon.send(b"".join(encode_line(proxy_line(0, i)) for i in range(LINES)))
         wait_for(lambda: count(others[0]) == LINES, 60, "the first lines on the cluster")
         first.container.stop(timeout=30)  # the daemon's node goes away
-        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES, 2 * LINES)))
+        daemon.send(b"".join(encode_line(proxy_line(0, i)) for i in range(LINES, 2 * LINES)))
         wait_for(lambda: count(others[0]) == 2 * LINES, 90, "the lines written after the fail-over")
     finally:
         first.container.start()
@@ -149,7 +135,7 @@ def test_a_daemon_leaves_a_node_that_drops_out_of_the_primary_component(
         return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
 
     try:
-        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES)))
+        daemon.send(b"".join(encode_line(proxy_line(0, i)) for i in range(LINES)))
         wait_for(lambda: count(others[0]) == LINES, 60, "the first lines on the cluster")
         # Cut the node off the cluster's group communication: it stays up and accepts
         # connections, but is no longer in the primary component (wsrep_ready=OFF).
@@ -157,7 +143,7 @@ def test_a_daemon_leaves_a_node_that_drops_out_of_the_primary_component(
         wait_for(
             lambda: first.status("wsrep_ready") == "OFF", 30, f"{first.name} out of the primary component"
         )
-        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES, 2 * LINES)))
+        daemon.send(b"".join(encode_line(proxy_line(0, i)) for i in range(LINES, 2 * LINES)))
         wait_for(lambda: count(others[0]) == 2 * LINES, 90, "the lines written after the fail-over")
     finally:
         first.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'")
@@ -183,10 +169,10 @@ def test_a_daemon_leaves_a_node_partitioned_away_within_its_read_timeout(
         return int(node.sql("SELECT COUNT(*) FROM access_log", database=galera_db)[0][0])
 
     try:
-        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES)))
+        daemon.send(b"".join(encode_line(proxy_line(0, i)) for i in range(LINES)))
         wait_for(lambda: count(others[0]) == LINES, 60, "the first lines on the cluster")
         galera.network.disconnect(first.container)
-        daemon.send(b"".join(encode_line(line(0, i)) for i in range(LINES, 2 * LINES)))
+        daemon.send(b"".join(encode_line(proxy_line(0, i)) for i in range(LINES, 2 * LINES)))
         wait_for(lambda: count(others[0]) == 2 * LINES, 120, "the lines written after the fail-over")
     finally:
         galera.network.connect(first.container, ipv4_address=first.ip)
